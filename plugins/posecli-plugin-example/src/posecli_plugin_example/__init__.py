@@ -1,0 +1,3 @@
+"""An example posecli plugin: the template for plugin authors."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from posecli.cli.app import main
+
+__all__ = ["main"]

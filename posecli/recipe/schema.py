@@ -1,0 +1,180 @@
+"""The recipe schema: fixed sections (``extra="forbid"``) holding component tables.
+
+A *component table* is ``{name = "...", <arguments>}``; its arguments are free here and checked
+against the component factory's signature by the registry when it is built, so a typo is
+reported with its dotted recipe path (``model.backbone.widen_factr``).
+
+Layout (see ``recipes/rtmpose.toml`` for a complete example)::
+
+    name, extends, seed, work_dir
+    [codec]                      component (``simcc``, ``msra_heatmap``...)
+    [model]                      backbone / neck / head (+ head.loss) / preprocess / test / pretrained
+    [data]                       skeleton, root, train / val / test splits (dataset + pipeline)
+    [train]                      epochs, optimizer, schedule, ema, amp, checkpoints...
+    [eval]                       metrics
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Fixed(BaseModel):
+    """A section whose keys are fixed: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Component(BaseModel):
+    """A component table: ``name`` plus free arguments for the component's factory."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(description="Registered component name (or MMPose alias).")
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The arguments beside ``name``."""
+        return dict(self.model_extra or {})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **self.kwargs}
+
+
+class Pretrained(Fixed):
+    """Weights loaded into the model (or one submodule) after it is built."""
+
+    source: str = Field(
+        description="Local path, https:// URL, torchvision://NAME or mmpose://NAME."
+    )
+    prefix: str = Field("", description="Take only keys under this prefix, e.g. 'backbone.'.")
+    into: str = Field("", description="Load into this submodule of the model ('' = whole model).")
+    strict: bool = False
+    sha256: str | None = Field(None, description="Expected sha256 (or its prefix) of the file.")
+
+
+class Preprocess(Fixed):
+    """Normalisation applied inside the model (buffers, not state-dict entries)."""
+
+    mean: tuple[float, float, float] = (123.675, 116.28, 103.53)
+    std: tuple[float, float, float] = (58.395, 57.12, 57.375)
+    bgr_to_rgb: bool = True
+
+
+class TestConfig(Fixed):
+    """Test-time behaviour of the head."""
+
+    __test__ = False  # not a pytest class
+
+    flip_test: bool = True
+    flip_mode: Literal["heatmap", "udp_combined", "offset", "simcc", "coords"] | None = None
+    shift_heatmap: bool | None = None
+    shift_coords: bool = True
+    output_heatmaps: bool = False
+
+
+class ModelSection(Fixed):
+    backbone: Component
+    neck: Component | None = None
+    head: Component
+    preprocess: Preprocess = Field(default_factory=Preprocess)
+    test: TestConfig = Field(default_factory=TestConfig)
+    pretrained: list[Pretrained] = Field(default_factory=list)
+    channels_last: bool = True
+
+
+class Split(Fixed):
+    """One data split: a dataset, its pipeline and its loader settings."""
+
+    dataset: Component
+    pipeline: list[Component] = Field(default_factory=list)
+    batch_size: int = Field(32, ge=1)
+    num_workers: int = Field(0, ge=0)
+    persistent_workers: bool = True
+    shuffle: bool | None = None
+    drop_last: bool = False
+    cache_images: bool = False
+
+
+class DataSection(Fixed):
+    skeleton: str | None = Field(None, description="Skeleton name or TOML file.")
+    root: str | None = Field(None, description="Directory that relative dataset paths start from.")
+    train: Split | None = None
+    val: Split | None = None
+    test: Split | None = None
+    skip_bad_samples: bool = False
+
+
+class EMAConfig(Fixed):
+    enabled: bool = True
+    momentum: float = Field(0.0002, gt=0, lt=1)
+    warmup: bool = Field(True, description="MMPose's exponential momentum warm-up.")
+    warmup_iters: int = 2000
+    update_buffers: bool = True
+
+
+class PipelineSwitch(Fixed):
+    """Replace the training pipeline from ``epoch`` on (RTMPose's stage 2)."""
+
+    epoch: int = Field(ge=0)
+    pipeline: list[Component]
+
+
+class EarlyStopping(Fixed):
+    patience: int = Field(10, ge=1)
+    min_delta: float = 0.0
+
+
+class TrainSection(Fixed):
+    epochs: int = Field(ge=1)
+    val_interval: int = Field(1, ge=1)
+    log_interval: int = Field(10, ge=1)
+    optimizer: Component = Field(
+        default_factory=lambda: Component.model_validate({"name": "adamw", "lr": 1e-3})
+    )
+    no_decay_norm_bias: bool = True
+    schedule: list[Component] = Field(default_factory=list)
+    clip_grad: float | None = Field(None, gt=0)
+    accumulate: int = Field(1, ge=1)
+    ema: EMAConfig | None = None
+    amp: Literal["none", "fp16", "bf16"] = "none"
+    pipeline_switch: PipelineSwitch | None = None
+    save_best: str | None = Field(None, description="Metric that selects best.pt, e.g. 'PCK'.")
+    save_best_rule: Literal["greater", "less"] | None = None
+    early_stopping: EarlyStopping | None = None
+    sync_bn: bool = False
+    deterministic: bool = False
+
+
+class EvalSection(Fixed):
+    metrics: list[Component] = Field(default_factory=list)
+
+
+class Recipe(Fixed):
+    """A whole, validated recipe."""
+
+    name: str | None = None
+    extends: str | None = Field(None, description="Base recipe, deep-merged under this one.")
+    description: str | None = None
+    seed: int = 0
+    work_dir: str | None = None
+    codec: Component
+    model: ModelSection
+    data: DataSection = Field(default_factory=DataSection)
+    train: TrainSection | None = None
+    eval: EvalSection = Field(default_factory=EvalSection)
+
+    @field_validator("codec")
+    @classmethod
+    def _codec_has_input_size(cls, value: Component) -> Component:
+        if "input_size" not in value.kwargs:
+            raise ValueError("codec needs input_size = [width, height]")
+        return value
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """The model's input size ``(w, h)``, taken from the codec."""
+        w, h = self.codec.kwargs["input_size"]
+        return int(w), int(h)
