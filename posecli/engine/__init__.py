@@ -1,0 +1,1 @@
+"""Training and evaluation engine: trainer, checkpoints, EMA, schedules, evaluation loop."""
