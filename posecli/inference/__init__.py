@@ -1,0 +1,1 @@
+"""Inference: frame sources, box providers, detectors, tracking, smoothing and writers."""

@@ -1,0 +1,1 @@
+"""Drawing poses, heatmaps, SimCC profiles and regression uncertainties (numpy + OpenCV)."""
