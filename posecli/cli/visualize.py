@@ -1,0 +1,55 @@
+"""``posecli visualize``: pictures of what goes into (``dataset``) and comes out of a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from posecli.cli.output import print_json, stdout_console
+
+visualize_app = typer.Typer(
+    name="visualize",
+    help="Render pipeline samples (and, later, predictions) as images.",
+    no_args_is_help=True,
+)
+
+
+@visualize_app.command("dataset")
+def visualize_dataset_command(
+    recipe: Annotated[
+        Path, typer.Argument(help="Recipe TOML whose data split and pipeline to render.")
+    ],
+    split: Annotated[
+        str, typer.Option("--split", help="Split to render: train, val or test.")
+    ] = "train",
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of samples to render.")] = 16,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the PNG files.")] = Path(
+        "vis"
+    ),
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seed of the random augmentation (default: the recipe's)."),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Recipe override dotted.key=value (repeatable)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing images.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the written files as JSON.")
+    ] = False,
+) -> None:
+    """Render samples after the pipeline: the augmented crop with keypoints and skeleton, and the encoded target."""
+    from posecli.data.visualize import visualize_dataset
+
+    if split not in ("train", "val", "test"):
+        raise typer.BadParameter("must be train, val or test", param_hint="--split")
+    paths = visualize_dataset(
+        recipe, split=split, n=n, out=out, seed=seed, overrides=overrides, force=force
+    )
+    if as_json:
+        print_json([str(p) for p in paths])
+    else:
+        stdout_console().print(f"wrote {len(paths)} images to {out}")

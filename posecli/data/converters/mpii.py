@@ -1,0 +1,79 @@
+"""MPII annotation lists (``image``, ``center``, ``scale``, ``joints``, ``joints_vis``).
+
+Boxes follow MMPose (reference §7): a square of side ``s = scale·200`` px around the centre
+moved down by ``15·scale`` px, then 1 subtracted from the centre (MATLAB indices start at 1).
+Joints are taken as stored; ``joints_vis = 0`` becomes ``v = 0`` (coordinates zeroed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from posecli.data.annotations import ImageRecord, PoseAnnotations, empty_like_columns
+from posecli.data.converters.coco import load_json
+from posecli.data.io import image_size
+from posecli.data.metainfo import Skeleton, load_skeleton
+from posecli.errors import DataError
+
+PIXEL_STD = 200.0
+
+
+def mpii_box(center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``(M, 4)`` boxes ``x, y, w, h`` from MPII ``center (M, 2)`` and ``scale (M,)``."""
+    side = scale * PIXEL_STD
+    c = center.astype(np.float64).copy()
+    has = c[:, 0] != -1
+    c[has, 1] += 15.0 * scale[has]
+    c -= 1.0
+    return np.stack([c[:, 0] - side / 2, c[:, 1] - side / 2, side, side], axis=1)
+
+
+def read_mpii(
+    path: str | Path,
+    *,
+    skeleton: str | Path | Skeleton | None = None,
+    images: str | Path | None = None,
+) -> PoseAnnotations:
+    """Read an MPII JSON list; ``images`` is the image folder (sizes read when present)."""
+    path = Path(path)
+    data = load_json(path)
+    if not isinstance(data, list):
+        raise DataError(f"{path}: an MPII annotation file is a JSON list of people")
+    skel = load_skeleton(skeleton or "mpii")
+    k = skel.num_keypoints
+    root = Path(images) if images is not None else path.parent
+    names: dict[str, int] = {}
+    records: list[ImageRecord] = []
+    for i, a in enumerate(data):
+        try:
+            name = str(a["image"])
+            joints = np.asarray(a["joints"], np.float64)
+            _ = a["center"], a["scale"]
+        except (KeyError, TypeError) as exc:
+            raise DataError(f"{path}: record #{i}: missing {exc}") from None
+        if joints.shape != (k, 2):
+            raise DataError(
+                f"{path}: record #{i} ({name}): joints shape {joints.shape}, expected ({k}, 2)"
+            )
+        if name not in names:
+            names[name] = len(records)
+            full = root / name
+            w, h = image_size(full) if full.exists() else (0, 0)
+            records.append(ImageRecord(len(records) + 1, name, w, h))
+    cols = empty_like_columns(len(data), k)
+    vis = np.array([a.get("joints_vis", [1] * k) for a in data], np.float64).reshape(-1, k) > 0
+    kp = np.array([a["joints"] for a in data], np.float64).reshape(-1, k, 2)
+    cols["keypoints"] = np.where(vis[..., None], kp, 0.0)
+    cols["visibility"] = np.where(vis, 2, 0).astype(np.int8)
+    cols["image_index"] = np.array([names[str(a["image"])] for a in data], np.int64)
+    center = np.array([a["center"] for a in data], np.float64).reshape(-1, 2)
+    scale = np.array([a["scale"] for a in data], np.float64).reshape(-1)
+    cols["bbox"] = mpii_box(center, scale)
+    ann = PoseAnnotations(skeleton=skel, images=records, root=root, source=str(path), **cols)
+    ann.validate()
+    return ann
+
+
+__all__ = ["mpii_box", "read_mpii"]
