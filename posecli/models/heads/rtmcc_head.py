@@ -1,0 +1,134 @@
+"""RTMPose's RTMCC head: 7×7 conv → per-keypoint tokens → GAU → SimCC x/y classifiers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from posecli.codecs.flip import flip_simcc
+from posecli.models.heads.base import BaseHead, build_loss, decode_with, weights_of
+from posecli.models.heads.gau import GAU
+from posecli.models.layers import ScaleNorm
+from posecli.recipe.schema import TestConfig
+
+
+class RTMCCHead(BaseHead):
+    """RTMCC head (MMPose ``RTMCCHead``) with MMPose's state-dict names.
+
+    Args:
+        in_channels: channels of the last feature map.
+        out_channels: number of keypoints K.
+        input_size: model input ``(w, h)``.
+        in_featuremap_size: feature map ``(w, h)`` (input / stride 32 for CSPNeXt).
+        simcc_split_ratio: SimCC bins per input pixel.
+        final_layer_kernel_size: kernel of the conv mapping features to K maps.
+        gau_cfg: ``hidden_dims`` (256), ``s`` (128), ``expansion_factor`` (2),
+            ``dropout_rate``, ``drop_path``, ``act_fn`` (``SiLU``); relative bias and rotary
+            position encoding are not supported (RTMPose uses neither).
+        loss: loss table (default ``kl_discret`` with beta 10 and label softmax).
+
+    Input feature ``(B,C,h,w)`` → ``(simcc_x (B,K,w_in·r), simcc_y (B,K,h_in·r))``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        input_size: Sequence[int] = (192, 256),
+        in_featuremap_size: Sequence[int] = (6, 8),
+        simcc_split_ratio: float = 2.0,
+        final_layer_kernel_size: int = 7,
+        gau_cfg: Mapping[str, Any] | None = None,
+        loss: Mapping[str, Any] | nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        gau = {
+            "hidden_dims": 256,
+            "s": 128,
+            "expansion_factor": 2,
+            "dropout_rate": 0.0,
+            "drop_path": 0.0,
+            "act_fn": "SiLU",
+            "use_rel_bias": False,
+            "pos_enc": False,
+        }
+        gau.update(gau_cfg or {})
+        if gau.get("use_rel_bias") or gau.get("pos_enc"):
+            raise ValueError("gau_cfg: use_rel_bias and pos_enc are not supported")
+        unknown = set(gau) - {
+            "hidden_dims",
+            "s",
+            "expansion_factor",
+            "dropout_rate",
+            "drop_path",
+            "act_fn",
+            "use_rel_bias",
+            "pos_enc",
+        }
+        if unknown:
+            raise ValueError(f"gau_cfg: unknown keys {sorted(unknown)}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.simcc_split_ratio = simcc_split_ratio
+        flatten_dims = int(in_featuremap_size[0]) * int(in_featuremap_size[1])
+        hidden = int(gau["hidden_dims"])
+        k = final_layer_kernel_size
+        self.final_layer = nn.Conv2d(in_channels, out_channels, k, padding=k // 2)
+        self.mlp = nn.Sequential(
+            ScaleNorm(flatten_dims), nn.Linear(flatten_dims, hidden, bias=False)
+        )
+        self.gau = GAU(
+            out_channels,
+            hidden,
+            hidden,
+            expansion_factor=int(gau["expansion_factor"]),
+            s=int(gau["s"]),
+            dropout_rate=float(gau["dropout_rate"]),
+            drop_path=float(gau["drop_path"]),
+            act=str(gau["act_fn"]),
+        )
+        self.cls_x = nn.Linear(hidden, int(self.input_size[0] * simcc_split_ratio), bias=False)
+        self.cls_y = nn.Linear(hidden, int(self.input_size[1] * simcc_split_ratio), bias=False)
+        self.loss_module = build_loss(
+            loss,
+            {"name": "kl_discret", "beta": 10.0, "label_softmax": True, "use_target_weight": True},
+        )
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        nn.init.normal_(self.final_layer.weight, std=0.001)
+        nn.init.zeros_(self.final_layer.bias)
+        for lin in (self.mlp[1], self.cls_x, self.cls_y):
+            nn.init.normal_(lin.weight, std=0.01)
+
+    def forward(self, feats: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.final_layer(feats[-1]).flatten(2)
+        x = self.gau(self.mlp(x))
+        return self.cls_x(x), self.cls_y(x)
+
+    def loss_from_outputs(
+        self, outputs: tuple[torch.Tensor, torch.Tensor], batch: Mapping[str, Any]
+    ) -> dict[str, torch.Tensor]:
+        pred_x, pred_y = outputs
+        gt_x = torch.as_tensor(batch["keypoint_x_labels"]).to(pred_x)
+        gt_y = torch.as_tensor(batch["keypoint_y_labels"]).to(pred_y)
+        w = weights_of(batch)
+        loss = self.loss_module((pred_x, pred_y), (gt_x, gt_y), None if w is None else w.to(pred_x))
+        return {"loss": loss, "loss_kpt": loss.detach()}
+
+    def flip_back(
+        self,
+        outputs: tuple[torch.Tensor, torch.Tensor],
+        flip_indices: Sequence[int] | torch.Tensor,
+        test_cfg: TestConfig,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return flip_simcc(outputs[0], outputs[1], list(flip_indices))
+
+    def decode(
+        self, outputs: tuple[torch.Tensor, torch.Tensor], codec: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return decode_with(codec, outputs[0], outputs[1])
