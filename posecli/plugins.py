@@ -38,6 +38,9 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "posecli.builtins.models",
     "posecli.builtins.data",
     "posecli.builtins.inference",
+    "posecli.builtins.engine",
+    "posecli.builtins.predict",
+    "posecli.builtins.export",
     "posecli.builtins.commands",
 )
 

@@ -74,6 +74,7 @@ class PoseTorchDataset(Dataset):
         self.epoch = 0
         self.cache = ImageCache() if cache_images else None
         self.skip_bad_samples = skip_bad_samples
+        self.skipped = 0  # bad samples skipped in this process
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -104,6 +105,7 @@ class PoseTorchDataset(Dataset):
         except DataError as exc:
             if not self.skip_bad_samples or len(self) < 2:
                 raise
+            self.skipped += 1
             log.warning("skipping bad sample %d: %s", index, exc)
             return self[((int(index) + 1) % len(self), epoch)]
 

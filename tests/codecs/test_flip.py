@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from codecs_testdata import HEATMAP, INPUT, random_keypoints
+from .codecs_testdata import HEATMAP, INPUT, random_keypoints
 
 from posecli.codecs import (
     MSRAHeatmap,

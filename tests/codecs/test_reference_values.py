@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from codecs_testdata import HEATMAP, INPUT
+from .codecs_testdata import HEATMAP, INPUT
 
 from posecli.codecs import MSRAHeatmap, RegressionLabel, SimCCLabel
 

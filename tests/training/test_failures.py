@@ -1,0 +1,155 @@
+"""Training failure modes: NaN loss, corrupt images, bad recipes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from posecli import plugins
+from posecli.cli.app import create_app
+from posecli.hookspecs import hookimpl
+
+from .conftest import FAST, RECIPE, REPO, set_args
+
+pytestmark = pytest.mark.slow
+
+
+class NanAfterTwoSteps(torch.nn.Module):
+    """KL loss that turns NaN on its third call (a diverging run)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from posecli.models.losses.simcc import KLDiscretLoss
+
+        self.inner = KLDiscretLoss()
+        self.calls = 0
+
+    def forward(self, pred, target, weight=None):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        loss = self.inner(pred, target, weight)
+        return loss * float("nan") if self.calls > 2 else loss
+
+
+class NanPlugin:
+    @staticmethod
+    @hookimpl
+    def posecli_register_losses(register):  # type: ignore[no-untyped-def]
+        register("nan_after_two", NanAfterTwoSteps)
+
+
+def test_nan_loss_stops_cleanly(tmp_path: Path, fresh_plugins: plugins.PluginManager) -> None:
+    fresh_plugins.add_plugin(NanPlugin, "nan-plugin")
+    work = tmp_path / "run"
+    result = CliRunner().invoke(
+        create_app(),
+        [
+            "-q",
+            "train",
+            str(RECIPE),
+            "--work-dir",
+            str(work),
+            *set_args([*FAST, 'model.head.loss={name = "nan_after_two"}']),
+        ],
+    )
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "Error: loss became nan at epoch 1, iteration 3; stopped before any checkpoint was written"
+    )
+
+
+def test_nan_after_a_checkpoint_keeps_it(
+    tmp_path: Path, fresh_plugins: plugins.PluginManager
+) -> None:
+    class Later(NanAfterTwoSteps):
+        def forward(self, pred, target, weight=None):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            loss = self.inner(pred, target, weight)
+            return loss * float("nan") if self.calls > 8 else loss
+
+    class P:
+        @staticmethod
+        @hookimpl
+        def posecli_register_losses(register):  # type: ignore[no-untyped-def]
+            register("nan_later", Later)
+
+    fresh_plugins.add_plugin(P, "nan-later")
+    work = tmp_path / "run"
+    result = CliRunner().invoke(
+        create_app(),
+        [
+            "-q",
+            "train",
+            str(RECIPE),
+            "--work-dir",
+            str(work),
+            *set_args([*FAST, 'model.head.loss={name = "nan_later"}']),
+        ],
+    )
+    assert result.exit_code == 1
+    assert f"Last good checkpoint: {work / 'last.pt'}" in result.stderr
+    assert (work / "last.pt").exists()
+
+
+def _copy_data_with_corrupt_png(tmp_path: Path) -> Path:
+    src = REPO / "examples" / "mirror-mouse"
+    dst = tmp_path / "mouse"
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("videos"))
+    png = dst / "labeled-data" / "img01.png"
+    png.write_bytes(png.read_bytes()[:300])  # truncated PNG
+    return dst
+
+
+def test_corrupt_image_is_a_one_line_error(tmp_path: Path) -> None:
+    data = _copy_data_with_corrupt_png(tmp_path)
+    labels = data / "CollectedData.csv"
+    result = CliRunner().invoke(
+        create_app(),
+        [
+            "-q",
+            "train",
+            str(RECIPE),
+            "--work-dir",
+            str(tmp_path / "run"),
+            *set_args(
+                [
+                    *FAST,
+                    f'data.train.dataset.labels="{labels}"',
+                    f'data.val.dataset.labels="{labels}"',
+                ]
+            ),
+        ],
+    )
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "img01.png" in lines[0], result.stderr
+
+
+def test_corrupt_image_skipped_when_asked(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    data = _copy_data_with_corrupt_png(tmp_path)
+    labels = data / "CollectedData.csv"
+    work = tmp_path / "run"
+    result = CliRunner().invoke(
+        create_app(),
+        [
+            "-q",
+            "train",
+            str(RECIPE),
+            "--work-dir",
+            str(work),
+            *set_args(
+                [
+                    *FAST,
+                    "train.epochs=1",
+                    f'data.train.dataset.labels="{labels}"',
+                    f'data.val.dataset.labels="{labels}"',
+                    "data.skip_bad_samples=true",
+                ]
+            ),
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "img01.png" in (work / "train.log").read_text()
