@@ -11,7 +11,7 @@ from posecli.cli.output import print_json, stdout_console
 
 visualize_app = typer.Typer(
     name="visualize",
-    help="Render pipeline samples (and, later, predictions) as images.",
+    help="Render pipeline samples or saved predictions as images and video.",
     no_args_is_help=True,
 )
 
@@ -53,3 +53,49 @@ def visualize_dataset_command(
         print_json([str(p) for p in paths])
     else:
         stdout_console().print(f"wrote {len(paths)} images to {out}")
+
+
+@visualize_app.command("predictions")
+def visualize_predictions_command(
+    predictions: Annotated[
+        Path, typer.Argument(help="A predictions.json written by posecli predict.")
+    ],
+    source: Annotated[
+        str, typer.Option("--source", "-s", help="The images or video the predictions are of.")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="Output video (video source), image (one image) or folder."
+        ),
+    ],
+    radius: Annotated[
+        int, typer.Option("--radius", min=0, help="Keypoint radius in px (0: from image size).")
+    ] = 0,
+    thickness: Annotated[
+        int, typer.Option("--thickness", min=0, help="Link thickness in px (0: from image size).")
+    ] = 0,
+    kpt_thr: Annotated[
+        float, typer.Option("--kpt-thr", help="Keypoints scoring below are not drawn.")
+    ] = 0.3,
+    color_by: Annotated[
+        str, typer.Option("--color-by", help="skeleton (file colours) or track (one per id).")
+    ] = "skeleton",
+    show_bbox: Annotated[bool, typer.Option("--bbox", help="Draw the boxes.")] = False,
+    skeleton: Annotated[
+        str | None,
+        typer.Option("--skeleton", help="Skeleton name or file for links and colours."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the output.")] = False,
+) -> None:
+    """Draw saved predictions on their images or video (skeleton colours or track ids)."""
+    from posecli.visualization.predictions import PredictionStyle, render_predictions
+
+    style = PredictionStyle(
+        radius=radius, thickness=thickness, kpt_thr=kpt_thr, color_by=color_by,
+        show_bbox=show_bbox,
+    )
+    path, drawn = render_predictions(
+        predictions, source, out, style=style, skeleton=skeleton, force=force
+    )
+    stdout_console().print(f"drew {drawn} frames into {path}")

@@ -39,17 +39,25 @@ def track_color(track_id: int) -> tuple[int, int, int]:
 def skeleton_style(skeleton: Any) -> dict[str, np.ndarray | None]:
     """``links`` ``(L, 2)`` int, ``keypoint_colors`` ``(K, 3)``, ``link_colors`` ``(L, 3)`` of a skeleton.
 
-    Accepts an object or a mapping with those fields (missing ones are ``None``).
+    Accepts an object or a mapping with those fields (missing or empty ones are ``None``).
+    Skeleton files and :class:`~posecli.data.metainfo.Skeleton` store colours as **RGB** (as
+    MMPose's dataset metainfo); they are returned as **BGR**, the order :func:`draw_pose` and
+    OpenCV use.
     """
 
     def get(name: str) -> Any:
         return skeleton.get(name) if isinstance(skeleton, dict) else getattr(skeleton, name, None)
 
-    links, kc, lc = get("links"), get("keypoint_colors"), get("link_colors")
+    def bgr(colors: Any) -> np.ndarray | None:
+        if colors is None or np.size(colors) == 0:
+            return None
+        return np.ascontiguousarray(np.asarray(colors, np.uint8).reshape(-1, 3)[:, ::-1])
+
+    links = get("links")
     return {
         "links": None if links is None else np.asarray(links, np.int64).reshape(-1, 2),
-        "keypoint_colors": None if kc is None else np.asarray(kc, np.uint8).reshape(-1, 3),
-        "link_colors": None if lc is None else np.asarray(lc, np.uint8).reshape(-1, 3),
+        "keypoint_colors": bgr(get("keypoint_colors")),
+        "link_colors": bgr(get("link_colors")),
     }
 
 

@@ -59,7 +59,7 @@ def _train_lines(work: Path) -> list[dict]:
 
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
     straight = _train(tmp_path / "straight")
-    out, err = straight.communicate(timeout=600)
+    _out, err = straight.communicate(timeout=600)
     assert straight.returncode == 0, err
 
     killed_dir = tmp_path / "killed"
