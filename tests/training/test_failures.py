@@ -18,32 +18,31 @@ from .conftest import FAST, RECIPE, REPO, set_args
 pytestmark = pytest.mark.slow
 
 
-class NanAfterTwoSteps(torch.nn.Module):
-    """KL loss that turns NaN on its third call (a diverging run)."""
+def nan_loss_plugin(name: str, after: int) -> type:
+    """A plugin registering loss ``name``: the KL loss, turning NaN after ``after`` calls."""
+    from posecli.models.losses.simcc import KLDiscretLoss
 
-    def __init__(self) -> None:
-        super().__init__()
-        from posecli.models.losses.simcc import KLDiscretLoss
+    class NanAfter(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = KLDiscretLoss()
+            self.calls = 0
 
-        self.inner = KLDiscretLoss()
-        self.calls = 0
+        def forward(self, pred, target, weight=None):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            loss = self.inner(pred, target, weight)
+            return loss * float("nan") if self.calls > after else loss
 
-    def forward(self, pred, target, weight=None):  # type: ignore[no-untyped-def]
-        self.calls += 1
-        loss = self.inner(pred, target, weight)
-        return loss * float("nan") if self.calls > 2 else loss
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def posecli_register_losses(register):  # type: ignore[no-untyped-def]
+            register(name, NanAfter)
 
-
-class NanPlugin:
-    @staticmethod
-    @hookimpl
-    def posecli_register_losses(register):  # type: ignore[no-untyped-def]
-        register("nan_after_two", NanAfterTwoSteps)
+    return Plugin
 
 
-def test_nan_loss_stops_cleanly(tmp_path: Path, fresh_plugins: plugins.PluginManager) -> None:
-    fresh_plugins.add_plugin(NanPlugin, "nan-plugin")
-    work = tmp_path / "run"
+def _train_with_loss(work: Path, loss: str) -> tuple[int, str]:
     result = CliRunner().invoke(
         create_app(),
         [
@@ -52,11 +51,17 @@ def test_nan_loss_stops_cleanly(tmp_path: Path, fresh_plugins: plugins.PluginMan
             str(RECIPE),
             "--work-dir",
             str(work),
-            *set_args([*FAST, 'model.head.loss={name = "nan_after_two"}']),
+            *set_args([*FAST, f'model.head.loss={{name = "{loss}"}}']),
         ],
     )
-    assert result.exit_code == 1
-    assert result.stderr.strip() == (
+    return result.exit_code, result.stderr
+
+
+def test_nan_loss_stops_cleanly(tmp_path: Path, fresh_plugins: plugins.PluginManager) -> None:
+    fresh_plugins.add_plugin(nan_loss_plugin("nan_after_two", 2), "nan-plugin")
+    code, err = _train_with_loss(tmp_path / "run", "nan_after_two")
+    assert code == 1
+    assert err.strip() == (
         "Error: loss became nan at epoch 1, iteration 3; stopped before any checkpoint was written"
     )
 
@@ -64,33 +69,11 @@ def test_nan_loss_stops_cleanly(tmp_path: Path, fresh_plugins: plugins.PluginMan
 def test_nan_after_a_checkpoint_keeps_it(
     tmp_path: Path, fresh_plugins: plugins.PluginManager
 ) -> None:
-    class Later(NanAfterTwoSteps):
-        def forward(self, pred, target, weight=None):  # type: ignore[no-untyped-def]
-            self.calls += 1
-            loss = self.inner(pred, target, weight)
-            return loss * float("nan") if self.calls > 8 else loss
-
-    class P:
-        @staticmethod
-        @hookimpl
-        def posecli_register_losses(register):  # type: ignore[no-untyped-def]
-            register("nan_later", Later)
-
-    fresh_plugins.add_plugin(P, "nan-later")
+    fresh_plugins.add_plugin(nan_loss_plugin("nan_later", 8), "nan-later")
     work = tmp_path / "run"
-    result = CliRunner().invoke(
-        create_app(),
-        [
-            "-q",
-            "train",
-            str(RECIPE),
-            "--work-dir",
-            str(work),
-            *set_args([*FAST, 'model.head.loss={name = "nan_later"}']),
-        ],
-    )
-    assert result.exit_code == 1
-    assert f"Last good checkpoint: {work / 'last.pt'}" in result.stderr
+    code, err = _train_with_loss(work, "nan_later")
+    assert code == 1
+    assert f"Last good checkpoint: {work / 'last.pt'}" in err
     assert (work / "last.pt").exists()
 
 
