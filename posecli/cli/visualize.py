@@ -92,7 +92,10 @@ def visualize_predictions_command(
     from posecli.visualization.predictions import PredictionStyle, render_predictions
 
     style = PredictionStyle(
-        radius=radius, thickness=thickness, kpt_thr=kpt_thr, color_by=color_by,
+        radius=radius,
+        thickness=thickness,
+        kpt_thr=kpt_thr,
+        color_by=color_by,
         show_bbox=show_bbox,
     )
     path, drawn = render_predictions(
