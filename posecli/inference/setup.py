@@ -83,7 +83,21 @@ def resolve_model_spec(
 
 
 def load_default_predictor(spec: str, how: str, **kwargs: Any) -> Any:
-    """A :class:`Predictor` for ``spec``; failing to get the default model says what to pass."""
+    """A :class:`Predictor` for ``spec``; failing to get the default model says what to pass.
+
+    Exported models (``.onnx``, ``.ts``) run through :class:`DeployedPredictor` instead.
+    """
+    from posecli.deploy import is_deployed_model
+
+    if is_deployed_model(spec):
+        from posecli.export.predictor import DeployedPredictor
+
+        return DeployedPredictor(
+            spec,
+            batch_size=kwargs.get("batch_size", 16),
+            device=kwargs.get("device", "auto"),
+            flip_test=kwargs.get("flip_test"),
+        )
     from posecli.inference.predictor import Predictor
 
     try:
