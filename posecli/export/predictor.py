@@ -17,19 +17,7 @@ import numpy as np
 
 from posecli.deploy import DeployedModel, load, to_image_space
 from posecli.errors import PoseCliError
-
-
-@dataclass
-class DeployCrops:
-    """Crops ``images (M,h,w,3)`` BGR uint8 with ``centers``/``scales (M,2)`` in image pixels
-    (the fields of ``posecli.inference.predictor.CropBatch``)."""
-
-    images: np.ndarray
-    centers: np.ndarray
-    scales: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
+from posecli.inference.crops import CropBatch
 
 
 @dataclass(frozen=True)
@@ -108,7 +96,7 @@ class DeployedPredictor:
     def flip_test(self) -> bool:
         return bool(self.model.metadata.get("flip_test", False))
 
-    def crops(self, image: np.ndarray, boxes: Any = None) -> DeployCrops:
+    def crops(self, image: np.ndarray, boxes: Any = None) -> CropBatch:
         """Warp each box (``(M,4)`` xyxy, a ``Boxes``, or ``None`` = whole image) into a crop."""
         if boxes is None:
             h, w = image.shape[:2]
@@ -116,7 +104,7 @@ class DeployedPredictor:
         else:
             xyxy = np.asarray(getattr(boxes, "xyxy", boxes), np.float32).reshape(-1, 4)
         imgs, centers, scales = self.model.crop(image, xyxy)
-        return DeployCrops(imgs, centers.astype(np.float32), scales.astype(np.float32))
+        return CropBatch(imgs, centers.astype(np.float32), scales.astype(np.float32))
 
     def to_tensor(self, images: np.ndarray) -> np.ndarray:
         """Crops ``(M,h,w,3)`` → the graph input ``(M,3,h,w)`` float32."""
@@ -152,4 +140,4 @@ class DeployedPredictor:
         return self.infer(self.crops(image, bboxes))
 
 
-__all__ = ["DeployCrops", "DeployDevice", "DeployedPredictor"]
+__all__ = ["DeployDevice", "DeployedPredictor"]

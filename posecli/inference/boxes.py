@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -114,17 +115,18 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_thr: float) -> np.ndarray:
 
     Returns:
         Indices of the kept boxes, ``(k,)`` int64, by decreasing score. Uses
-        ``torchvision.ops.nms`` when torchvision imports, else a vectorised numpy version.
+        ``torchvision.ops.nms`` when torch is already loaded, else a vectorised numpy version
+        (the exported-model path runs without torch).
     """
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     scores = np.asarray(scores, np.float32).reshape(-1)
     if len(boxes) == 0:
         return np.zeros((0,), np.int64)
-    try:
-        import torch
-        from torchvision.ops import nms as tv_nms
-    except ImportError:  # pragma: no cover - torchvision is a dependency
+    if "torch" not in sys.modules:
         return _nms_numpy(boxes, scores, iou_thr)
+    import torch
+    from torchvision.ops import nms as tv_nms
+
     keep = tv_nms(torch.from_numpy(boxes), torch.from_numpy(scores), float(iou_thr))
     return keep.numpy().astype(np.int64)
 

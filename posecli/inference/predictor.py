@@ -23,8 +23,7 @@ Example::
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,8 @@ import torch
 from posecli.data.transforms.geometry import fix_aspect_ratio, get_udp_warp_matrix, get_warp_matrix
 from posecli.errors import CheckpointError, PoseCliError
 from posecli.inference.boxes import Boxes
+from posecli.inference.crops import CropBatch, drop_empty_boxes
+from posecli.inference.setup import DEFAULT_MODEL
 from posecli.inference.sources import Frame, read_image, to_bgr_uint8
 from posecli.inference.writers import FramePrediction
 from posecli.models.pose_model import PoseModel, to_image_space
@@ -43,45 +44,9 @@ __all__ = ["DEFAULT_MODEL", "CropBatch", "Predictor", "load_pose_model", "resolv
 
 log = logging.getLogger(__name__)
 
-#: Zoo model used when neither a checkpoint nor a model name is given.
-DEFAULT_MODEL = "rtmpose-m"
 
 _PADDING_NAMES = {"get_bbox_center_scale", "GetBBoxCenterScale"}
 _AFFINE_NAMES = {"topdown_affine", "TopdownAffine"}
-
-
-@dataclass
-class CropBatch:
-    """Model inputs cut from images.
-
-    Attributes:
-        images: ``(M, H, W, 3)`` BGR uint8 crops (input space, ``H, W`` = model input).
-        centers: ``(M, 2)`` float32 crop centres in image pixels.
-        scales: ``(M, 2)`` float32 crop sizes in image pixels (aspect-fixed, padded).
-    """
-
-    images: np.ndarray
-    centers: np.ndarray
-    scales: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
-
-    @staticmethod
-    def concat(parts: Sequence[CropBatch], input_size: tuple[int, int]) -> CropBatch:
-        """Concatenate crop batches (an empty list gives an empty batch of ``input_size``)."""
-        w, h = input_size
-        if not parts:
-            return CropBatch(
-                np.zeros((0, h, w, 3), np.uint8),
-                np.zeros((0, 2), np.float32),
-                np.zeros((0, 2), np.float32),
-            )
-        return CropBatch(
-            np.concatenate([p.images for p in parts]),
-            np.concatenate([p.centers for p in parts]),
-            np.concatenate([p.scales for p in parts]),
-        )
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -375,7 +340,7 @@ class Predictor:
         for i, (item, b) in enumerate(zip(items, per_image, strict=True)):
             image, index, time_s, name = _as_image(item)
             size = (int(image.shape[1]), int(image.shape[0]))
-            bx = _drop_empty(_as_boxes(b, size))
+            bx = drop_empty_boxes(_as_boxes(b, size))
             metas.append((i if index is None else index, time_s, name))
             boxes.append(bx)
             parts.append(self.crops(image, bx))
@@ -396,15 +361,6 @@ class Predictor:
             )
             start += n
         return results[0] if single else results
-
-
-def _drop_empty(boxes: Boxes) -> Boxes:
-    """Boxes with positive, finite width and height (a zero-size box cannot be cropped)."""
-    xyxy = np.asarray(boxes.xyxy, np.float32).reshape(-1, 4)
-    ok = np.isfinite(xyxy).all(1) & ((xyxy[:, 2:] - xyxy[:, :2]) > 0).all(1)
-    if not ok.all():
-        log.warning("skipped %d zero-size or non-finite box(es)", int((~ok).sum()))
-    return Boxes(xyxy[ok], np.asarray(boxes.scores, np.float32).reshape(-1)[ok])
 
 
 def _recipe_skeleton(recipe: Any) -> Any:

@@ -34,13 +34,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from posecli.errors import PoseCliError
 from posecli.inference.boxes import Boxes, BoxProvider, FollowBoxes, WholeFrameBoxes
-from posecli.inference.predictor import CropBatch, Predictor, _drop_empty
+from posecli.inference.crops import CropBatch, drop_empty_boxes
 from posecli.inference.sources import Frame, FrameSource, open_source
 from posecli.inference.writers import (
     CocoResultsWriter,
@@ -51,6 +51,9 @@ from posecli.inference.writers import (
     VideoWriter,
     check_writable,
 )
+
+if TYPE_CHECKING:
+    from posecli.inference.predictor import Predictor
 
 __all__ = [
     "FORMATS",
@@ -155,18 +158,22 @@ def available_cores() -> int:
 @contextlib.contextmanager
 def cpu_threads(threads: int | None = None) -> Iterator[int]:
     """Set torch's intra-op threads (default ``cores - 1``, at least 1) and OpenCV's to 1 for
-    the duration; restores both afterwards. Yields the torch thread count."""
+    the duration; restores both afterwards. Yields the torch thread count. Torch is only
+    touched when already imported (exported ONNX models run without it)."""
     import cv2
-    import torch
 
+    torch = sys.modules.get("torch")
     n = int(threads) if threads else max(1, available_cores() - 1)
-    old_torch, old_cv = torch.get_num_threads(), cv2.getNumThreads()
-    torch.set_num_threads(n)
+    old_torch = torch.get_num_threads() if torch is not None else None
+    old_cv = cv2.getNumThreads()
+    if torch is not None:
+        torch.set_num_threads(n)
     cv2.setNumThreads(1)
     try:
         yield n
     finally:
-        torch.set_num_threads(old_torch)
+        if torch is not None and old_torch is not None:
+            torch.set_num_threads(old_torch)
         cv2.setNumThreads(old_cv)
 
 
@@ -259,7 +266,7 @@ def _prepare(
         timings["decode"] += t1 - t0
         if frame is None:
             return
-        bx = _drop_empty(boxes(frame))
+        bx = drop_empty_boxes(boxes(frame))
         t2 = clock()
         crops = predictor.crops(frame.image, bx)
         timings["detect"] += t2 - t1

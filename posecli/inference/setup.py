@@ -14,7 +14,6 @@ from posecli.inference.boxes import (
     FollowBoxes,
     WholeFrameBoxes,
 )
-from posecli.inference.predictor import DEFAULT_MODEL
 
 __all__ = [
     "PERSON_SKELETONS",
@@ -25,6 +24,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: Zoo model used when neither a checkpoint nor a model name is given.
+DEFAULT_MODEL = "rtmpose-m"
 
 #: Skeletons of people: the ones a COCO person detector finds boxes for.
 PERSON_SKELETONS = frozenset(

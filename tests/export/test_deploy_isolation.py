@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from .conftest import VIDEO, ExportCache
 
@@ -33,3 +34,37 @@ def test_deploy_imports_no_torch(exported: ExportCache) -> None:
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out == {"shape": [2, 17, 2], "scores": [2, 17], "bad": []}
+
+
+PREDICT_SCRIPT = """
+import json, sys
+from posecli.cli.app import main
+try:
+    main(["-q", "predict", sys.argv[1], "--model", sys.argv[2], "--out", sys.argv[3]])
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+bad = [m for m in sys.modules if m == "torch" or m.startswith(("torch.", "posecli.models",
+       "posecli.engine", "posecli.api"))]
+print(json.dumps({"code": code, "bad": bad}))
+"""
+
+
+def test_predict_command_with_onnx_imports_no_training_code(
+    exported: ExportCache, tmp_path: Path
+) -> None:
+    image = VIDEO.parents[1] / "labeled-data" / "img05.png"
+    out = tmp_path / "preds"
+    proc = subprocess.run(
+        [sys.executable, "-c", PREDICT_SCRIPT, str(image), str(exported("rle").path), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"code": 0, "bad": []}
+    records = json.loads((out / "predictions.json").read_text())
+    assert len(records["frames"]) == 1
