@@ -115,11 +115,8 @@ def load_checkpoint(path: str | Path, *, prefer_ema: bool = True) -> tuple[PoseM
     metainfo = data.get("metainfo") or None
     skeleton: Any = metainfo if metainfo and "flip_indices" in metainfo else None
     model = build_model(recipe, skeleton, pretrained=False)
-    state = (
-        data.get("ema_state_dict")
-        if prefer_ema and data.get("ema_state_dict")
-        else data["state_dict"]
-    )
+    ema = data.get("ema_state_dict")
+    state: Mapping[str, Any] = ema if prefer_ema and ema else data["state_dict"]
     load_weights_into(model, state, True, f"checkpoint {path}")
     model.eval()
     return model, recipe

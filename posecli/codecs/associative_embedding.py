@@ -174,7 +174,9 @@ def _group(
             for t, v, loc in zip(t_j, v_j, l_j, strict=True):
                 kp, sc = np.zeros((k, 2), np.float32), np.zeros(k, np.float32)
                 kp[j], sc[j] = loc, v
-                kpts.append(kp), scores.append(sc), tag_sum.append(t.astype(np.float64).copy())
+                kpts.append(kp)
+                scores.append(sc)
+                tag_sum.append(t.astype(np.float64).copy())
                 tag_n.append(1)
             continue
         if max_groups is not None:
@@ -190,8 +192,10 @@ def _group(
             if c < g and dists[r, c] < tag_thr:
                 gi = c
             else:
-                kpts.append(np.zeros((k, 2), np.float32)), scores.append(np.zeros(k, np.float32))
-                tag_sum.append(np.zeros(t_j.shape[1])), tag_n.append(0)
+                kpts.append(np.zeros((k, 2), np.float32))
+                scores.append(np.zeros(k, np.float32))
+                tag_sum.append(np.zeros(t_j.shape[1]))
+                tag_n.append(0)
                 gi = len(kpts) - 1
             kpts[gi][j], scores[gi][j] = l_j[r], v_j[r]
             tag_sum[gi] += t_j[r]

@@ -38,6 +38,9 @@ class PoseModel(nn.Module):
         channels_last: run convolutions in channels-last memory format (faster on CPU).
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(
         self,
         backbone: nn.Module,

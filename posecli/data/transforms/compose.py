@@ -40,7 +40,7 @@ def build_transform(
     if defaults:
         factory = reg.get(str(cfg.get("name", ""))).factory
         try:
-            params = inspect.signature(factory).parameters
+            params: Mapping[str, Any] = inspect.signature(factory).parameters
         except (TypeError, ValueError):
             params = {}
         for key, value in defaults.items():
