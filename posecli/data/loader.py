@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from posecli.data.collate import collate
 from posecli.data.datasets.base import PoseDataset
-from posecli.data.io import read_image
+from posecli.data.io import gray_plane, read_image
 from posecli.data.transforms.compose import Compose, build_pipeline
 from posecli.errors import DataError, RecipeError
 
@@ -31,7 +31,8 @@ class ImageCache:
     """Decoded images kept in memory (per process), keyed by ``(path, frame)``.
 
     Transforms never modify ``img`` in place before TopdownAffine creates the crop, so cached
-    arrays are shared without copies.
+    arrays are shared without copies. Grayscale PNGs are kept as one plane behind a read-only
+    ``(H, W, 3)`` view (:func:`posecli.data.io.read_image` with ``gray_view``).
     """
 
     def __init__(self) -> None:
@@ -42,7 +43,7 @@ class ImageCache:
         key = (path, frame)
         img = self._images.get(key)
         if img is None:
-            img = read_image(path, frame, record=record)
+            img = read_image(path, frame, record=record, gray_view=True)
             img.setflags(write=False)
             with self._lock:
                 self._images[key] = img
@@ -53,7 +54,11 @@ class ImageCache:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in self._images.values())
+        """Memory held by the cached pixels (one plane for a grayscale view)."""
+        return sum(
+            a.nbytes if (plane := gray_plane(a)) is None else plane.nbytes
+            for a in self._images.values()
+        )
 
 
 class PoseTorchDataset(Dataset):

@@ -34,7 +34,12 @@ key                          shape / type         meaning
 Added by transforms:
 
 ============================ ==================== ==========================================
-``img``                      (H, W, 3) uint8      BGR image (LoadImage; TopdownAffine: the crop)
+``img``                      (H, W, 3) uint8      BGR image (LoadImage; TopdownAffine: the crop).
+                                                  Before TopdownAffine it may be read-only
+                                                  (cached), and a grayscale PNG is a view of
+                                                  one plane with channel stride 0
+                                                  (``posecli.data.io.gray_plane``); the crop
+                                                  is always a new contiguous array
 ``img_shape``                (h, w)               current image size
 ``img_pending``              (2, 3) float64       affine not yet applied to ``img`` (a lazy flip:
                                                   RandomFlip records it, TopdownAffine folds it

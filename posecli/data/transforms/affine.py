@@ -7,6 +7,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from posecli.data.io import gray_plane
 from posecli.data.transforms.geometry import (
     compose_affine,
     fix_aspect_ratio,
@@ -21,8 +22,9 @@ class TopdownAffine:
 
     The box scale is first grown to the input aspect ratio; the image is warped once with
     ``cv2.warpAffine(INTER_LINEAR, border 0)`` (a pending lazy flip is folded into the same
-    matrix) and the keypoints with the same matrix into ``transformed_keypoints``. Visibility
-    is unchanged (the codec zeroes weights outside). Records ``input_size``, ``input_center``,
+    matrix; a grayscale view is warped as one plane, then expanded to BGR) and the keypoints
+    with the same matrix into ``transformed_keypoints``. Visibility is unchanged (the codec
+    zeroes weights outside). Records ``input_size``, ``input_center``,
     ``input_scale`` (aspect-fixed) and ``warp_mat``.
 
     Args:
@@ -49,7 +51,13 @@ class TopdownAffine:
         pending = sample.pop("img_pending", None)
         m_img = m if pending is None else compose_affine(m, pending)
         if "img" in sample:
-            sample["img"] = cv2.warpAffine(sample["img"], m_img, (w, h), flags=cv2.INTER_LINEAR)
+            img = sample["img"]
+            plane = gray_plane(img)
+            if plane is None:
+                sample["img"] = cv2.warpAffine(img, m_img, (w, h), flags=cv2.INTER_LINEAR)
+            else:  # a gray view: warp its one plane (same values per channel), then expand
+                crop = cv2.warpAffine(plane, m_img, (w, h), flags=cv2.INTER_LINEAR)
+                sample["img"] = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
             sample["img_shape"] = (h, w)
         if "keypoints" in sample:
             sample["transformed_keypoints"] = warp_points(sample["keypoints"], m)

@@ -6,14 +6,16 @@ from typing import Any
 
 import numpy as np
 
-from posecli.data.io import read_image
+from posecli.data.io import gray_plane, read_image
 
 
 class LoadImage:
     """Decode ``img_path`` (or frame ``frame_idx`` of a video) into ``img`` (H, W, 3) BGR uint8.
 
     An ``img`` already in the sample (put there by the dataset's image cache) is kept, not
-    decoded again. Sets ``img_shape`` and ``ori_shape`` ``(h, w)``.
+    decoded again. Sets ``img_shape`` and ``ori_shape`` ``(h, w)``. An 8-bit grayscale PNG
+    comes as a read-only ``(H, W, 3)`` view of its single plane (same values as a BGR decode;
+    :func:`posecli.data.io.read_image` ``gray_view``), which TopdownAffine warps once.
 
     Args:
         to_float32: convert the image to float32 (MMPose option; off for speed).
@@ -26,7 +28,9 @@ class LoadImage:
         img = sample.get("img")
         if img is None:
             record = f"image id={sample.get('img_id')}" if "img_id" in sample else ""
-            img = read_image(sample["img_path"], sample.get("frame_idx"), record=record)
+            img = read_image(
+                sample["img_path"], sample.get("frame_idx"), record=record, gray_view=True
+            )
         if self.to_float32:
             img = img.astype(np.float32)
         sample["img"] = img
@@ -43,7 +47,12 @@ def ensure_image(sample: dict[str, Any]) -> np.ndarray:
     img = sample["img"]
     if pending is not None:
         h, w = img.shape[:2]
-        img = cv2.warpAffine(img, pending, (w, h), flags=cv2.INTER_NEAREST)
+        plane = gray_plane(img)
+        if plane is None:
+            img = cv2.warpAffine(img, pending, (w, h), flags=cv2.INTER_NEAREST)
+        else:  # warp the one plane; keep the (H, W, 3) gray view
+            img = cv2.warpAffine(plane, pending, (w, h), flags=cv2.INTER_NEAREST)
+            img = np.broadcast_to(img[:, :, None], (h, w, 3))
         sample["img"] = img
     return img
 

@@ -20,7 +20,14 @@ class YOLOXHSVRandomAug:
         self, hue_delta: int = 5, saturation_delta: int = 30, value_delta: int = 30
     ) -> None:
         self.deltas = np.array([hue_delta, saturation_delta, value_delta], np.float64)
-        self._ramp = np.arange(256, dtype=np.int16)
+        # every per-channel table a gain can select: row g + reach is the table of gain g
+        # (hue: (v + g) mod 180; saturation, value: clip(v + g, 0, 255)); gains are truncated
+        # towards zero, so |g| <= |delta| < reach
+        self._reach = int(np.abs(self.deltas).max()) + 1
+        gain = np.arange(-self._reach, self._reach + 1, dtype=np.int16)[:, None]
+        ramp = np.arange(256, dtype=np.int16)[None, :]
+        self._hue = ((ramp + gain) % 180).astype(np.uint8)
+        self._clip = np.clip(ramp + gain, 0, 255).astype(np.uint8)
 
     def __call__(self, sample: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         img = ensure_image(sample)
@@ -28,21 +35,14 @@ class YOLOXHSVRandomAug:
         gains = gains.astype(np.int16)
         if not gains.any():
             return sample
-        r = self._ramp
-        lut = (
-            np.stack(
-                [
-                    (r + gains[0]) % 180,
-                    np.clip(r + gains[1], 0, 255),
-                    np.clip(r + gains[2], 0, 255),
-                ],
-                axis=-1,
-            )
-            .astype(np.uint8)
-            .reshape(256, 1, 3)
-        )
+        g = gains.tolist()
+        r = self._reach
+        lut = np.empty((256, 1, 3), np.uint8)
+        lut[:, 0, 0] = self._hue[g[0] + r]
+        lut[:, 0, 1] = self._clip[g[1] + r]
+        lut[:, 0, 2] = self._clip[g[2] + r]
         hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
-        sample["img"] = cv2.cvtColor(cv2.LUT(hsv, lut), cv2.COLOR_HSV2BGR)
+        sample["img"] = cv2.cvtColor(cv2.LUT(hsv, lut, dst=hsv), cv2.COLOR_HSV2BGR, dst=hsv)
         return sample
 
 
