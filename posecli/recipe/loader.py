@@ -43,11 +43,22 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge ``override`` into ``base``: tables merge key by key, anything else replaces."""
+    """Merge ``override`` into ``base``: tables merge key by key, anything else replaces.
+
+    A component table naming a *different* component (``name`` changes) replaces the base
+    table whole: the old component's arguments mean nothing to the new one.
+    """
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
+        old = merged.get(key)
+        other_component = (
+            isinstance(value, Mapping)
+            and isinstance(old, Mapping)
+            and "name" in value
+            and value["name"] != old.get("name")
+        )
+        if isinstance(value, Mapping) and isinstance(old, Mapping) and not other_component:
+            merged[key] = deep_merge(old, value)
         else:
             merged[key] = value
     return merged

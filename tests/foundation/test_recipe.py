@@ -181,6 +181,14 @@ def test_extends_missing_base(tmp_path: Path) -> None:
         load_recipe(write(tmp_path, "a.toml", 'extends = "nope.toml"\n'))
 
 
+def test_deep_merge_replaces_a_table_naming_another_component() -> None:
+    base = {"codec": {"name": "simcc", "input_size": [1, 2], "sigma": 6.0}}
+    same = deep_merge(base, {"codec": {"name": "simcc", "sigma": 5.0}})
+    assert same == {"codec": {"name": "simcc", "input_size": [1, 2], "sigma": 5.0}}
+    other = deep_merge(base, {"codec": {"name": "msra_heatmap", "input_size": [1, 2]}})
+    assert other == {"codec": {"name": "msra_heatmap", "input_size": [1, 2]}}
+
+
 def test_deep_merge_replaces_arrays() -> None:
     assert deep_merge({"a": {"b": 1, "c": [1, 2]}}, {"a": {"c": [3]}}) == {"a": {"b": 1, "c": [3]}}
 
