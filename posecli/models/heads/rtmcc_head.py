@@ -29,6 +29,11 @@ class RTMCCHead(BaseHead):
             ``dropout_rate``, ``drop_path``, ``act_fn`` (``SiLU``); relative bias and rotary
             position encoding are not supported (RTMPose uses neither).
         loss: loss table (default ``kl_discret`` with beta 10 and label softmax).
+        aux_heatmap_weight: weight of an auxiliary loss on the K maps of ``final_layer``
+            (0 = off, MMPose's head): spatial-softmax cross-entropy against the outer product
+            of the SimCC labels pooled to the feature-map grid. It turns those maps into
+            heatmaps early, which makes short trainings on small datasets converge several
+            times faster; it adds no parameters and leaves inference unchanged.
 
     Input feature ``(B,C,h,w)`` → ``(simcc_x (B,K,w_in·r), simcc_y (B,K,h_in·r))``.
     """
@@ -43,8 +48,12 @@ class RTMCCHead(BaseHead):
         final_layer_kernel_size: int = 7,
         gau_cfg: Mapping[str, Any] | None = None,
         loss: Mapping[str, Any] | nn.Module | None = None,
+        aux_heatmap_weight: float = 0.0,
     ) -> None:
         super().__init__()
+        if aux_heatmap_weight < 0:
+            raise ValueError(f"aux_heatmap_weight must be >= 0, got {aux_heatmap_weight}")
+        self.aux_heatmap_weight = float(aux_heatmap_weight)
         gau = {
             "hidden_dims": 256,
             "s": 128,
@@ -105,10 +114,42 @@ class RTMCCHead(BaseHead):
         for lin in (self.mlp[1], self.cls_x, self.cls_y):
             nn.init.normal_(lin.weight, std=0.01)
 
+    def _forward_maps(
+        self, feats: Sequence[torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        maps = self.final_layer(feats[-1])  # (B, K, h, w)
+        x = self.gau(self.mlp(maps.flatten(2)))
+        return self.cls_x(x), self.cls_y(x), maps
+
     def forward(self, feats: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.final_layer(feats[-1]).flatten(2)
-        x = self.gau(self.mlp(x))
-        return self.cls_x(x), self.cls_y(x)
+        pred_x, pred_y, _ = self._forward_maps(feats)
+        return pred_x, pred_y
+
+    def loss(
+        self, feats: Sequence[torch.Tensor], batch: Mapping[str, Any]
+    ) -> dict[str, torch.Tensor]:
+        pred_x, pred_y, maps = self._forward_maps(feats)
+        losses = self.loss_from_outputs((pred_x, pred_y), batch)
+        if self.aux_heatmap_weight > 0:
+            aux = self._aux_heatmap_loss(maps, batch) * self.aux_heatmap_weight
+            losses["loss_aux_heatmap"] = aux.detach()
+            losses["loss"] = losses["loss"] + aux
+        return losses
+
+    def _aux_heatmap_loss(self, maps: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
+        """Spatial-softmax CE of ``maps (B,K,h,w)`` against the pooled SimCC label product."""
+        b, k, h, w = maps.shape
+        gt_x = torch.as_tensor(batch["keypoint_x_labels"]).to(maps)
+        gt_y = torch.as_tensor(batch["keypoint_y_labels"]).to(maps)
+        px = nn.functional.adaptive_avg_pool1d(gt_x.reshape(b * k, 1, -1), w).reshape(b, k, 1, w)
+        py = nn.functional.adaptive_avg_pool1d(gt_y.reshape(b * k, 1, -1), h).reshape(b, k, h, 1)
+        target = (py * px).flatten(2)
+        target = target / target.sum(-1, keepdim=True).clamp_min(1e-12)
+        ce = -(target * torch.log_softmax(maps.flatten(2).float(), dim=-1)).sum(-1)  # (B, K)
+        weights = weights_of(batch)
+        if weights is not None:
+            ce = ce * weights.to(ce)
+        return ce.mean()
 
     def loss_from_outputs(
         self, outputs: tuple[torch.Tensor, torch.Tensor], batch: Mapping[str, Any]
