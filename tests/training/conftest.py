@@ -12,9 +12,9 @@ RECIPE = REPO / "recipes" / "rtmpose.toml"
 
 #: Overrides turning recipes/rtmpose.toml into a seconds-long run: 128×128 input, few epochs.
 FAST = [
-    "codec.input_size=[128, 128]",
-    "model.head.input_size=[128, 128]",
-    "model.head.in_featuremap_size=[4, 4]",
+    "codec.input_size=[112, 112]",
+    "model.head.input_size=[112, 112]",
+    "model.head.in_featuremap_size=[7, 7]",
     "data.train.batch_size=12",
     "train.epochs=2",
     "train.val_interval=1",
