@@ -36,7 +36,11 @@ def predict_command(
     ] = None,
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Zoo model name (rtmpose-m, mmpose://rtmpose-m) or an exported FILE.onnx / FILE.ts."),
+        typer.Option(
+            "--model",
+            "-m",
+            help="Zoo model name (rtmpose-m, mmpose://rtmpose-m) or an exported FILE.onnx / FILE.ts.",
+        ),
     ] = None,
     bbox: Annotated[
         str | None,

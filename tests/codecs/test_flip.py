@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from .codecs_testdata import HEATMAP, INPUT, random_keypoints
 
 from posecli.codecs import (
     MSRAHeatmap,
@@ -17,6 +16,8 @@ from posecli.codecs import (
     flip_simcc,
     simcc_flip_shift,
 )
+
+from .codecs_testdata import HEATMAP, INPUT, random_keypoints
 
 FLIP = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
 

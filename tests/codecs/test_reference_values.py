@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from .codecs_testdata import HEATMAP, INPUT
 
 from posecli.codecs import MSRAHeatmap, RegressionLabel, SimCCLabel
+
+from .codecs_testdata import HEATMAP, INPUT
 
 
 def test_msra_sigma2_encode_matches_mmpose(ref_keypoints):

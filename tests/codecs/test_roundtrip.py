@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from .codecs_testdata import HEATMAP, INPUT, random_keypoints
 
 from posecli.codecs import (
     MegviiHeatmap,
@@ -18,6 +17,8 @@ from posecli.codecs import (
     SimCCLabel,
     UDPHeatmap,
 )
+
+from .codecs_testdata import HEATMAP, INPUT, random_keypoints
 
 N_SAMPLES = 24
 
