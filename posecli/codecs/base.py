@@ -171,3 +171,10 @@ def size2(value: Any, what: str) -> tuple[int, int]:
     if w <= 0 or h <= 0 or [w, h] != [float(v) for v in value]:
         raise ValueError(f"{what} must be positive integers (w, h), got {value!r}")
     return w, h
+
+
+def heatmap_scale(input_size: tuple[int, int], heatmap_size: tuple[int, int]) -> np.ndarray:
+    """Input pixels per heatmap pixel ``(2,)`` float32: ``input_size / heatmap_size``."""
+    return (np.array(input_size, np.float32) / np.array(heatmap_size, np.float32)).astype(
+        np.float32
+    )

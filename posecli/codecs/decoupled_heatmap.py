@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from posecli.codecs.base import BaseCodec, check_ndim, size2
+from posecli.codecs.base import BaseCodec, check_ndim, heatmap_scale, size2
 from posecli.codecs.utils.backend import restorer, to_numpy
-from posecli.codecs.utils.bottom_up import gaussian_radius, instance_roots
+from posecli.codecs.utils.bottom_up import check_root_type, gaussian_radius, instance_roots
 from posecli.codecs.utils.maxima import heatmap_maximum
 from posecli.codecs.utils.refine import refine_quarter
 
@@ -54,16 +54,12 @@ class DecoupledHeatmap(BaseCodec):
         self._capture(locals())
         self.input_size = size2(input_size, "input_size")
         self.heatmap_size = size2(heatmap_size, "heatmap_size")
-        if root_type not in ("kpt_center", "bbox_center"):
-            raise ValueError(f"root_type must be 'kpt_center' or 'bbox_center', got {root_type!r}")
+        self.root_type = check_root_type(root_type)
         if not 0 < heatmap_min_overlap < 1:
             raise ValueError(f"heatmap_min_overlap must be in (0, 1), got {heatmap_min_overlap!r}")
-        self.root_type = root_type
         self.heatmap_min_overlap = float(heatmap_min_overlap)
         self.encode_max_instances = int(encode_max_instances)
-        self.scale_factor = (
-            np.array(self.input_size, np.float32) / np.array(self.heatmap_size, np.float32)
-        ).astype(np.float32)
+        self.scale_factor = heatmap_scale(self.input_size, self.heatmap_size)
 
     def encode(
         self,

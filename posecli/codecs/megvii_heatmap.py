@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from posecli.codecs.base import BaseCodec, check_ndim, size2
+from posecli.codecs.base import BaseCodec, check_ndim, heatmap_scale, size2
 from posecli.codecs.utils.backend import restorer, to_numpy
 from posecli.codecs.utils.blur import blur_reflect, gaussian_blur
 from posecli.codecs.utils.maxima import heatmap_maximum
@@ -38,9 +38,7 @@ class MegviiHeatmap(BaseCodec):
         if int(kernel_size) != kernel_size or kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
         self.kernel_size = int(kernel_size)
-        self.scale_factor = (
-            np.array(self.input_size, np.float32) / np.array(self.heatmap_size, np.float32)
-        ).astype(np.float32)
+        self.scale_factor = heatmap_scale(self.input_size, self.heatmap_size)
 
     @property
     def flip_config(self) -> dict[str, Any]:

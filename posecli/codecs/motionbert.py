@@ -8,6 +8,12 @@ import numpy as np
 
 from posecli.codecs.base import BaseCodec
 from posecli.codecs.utils.backend import restorer, to_numpy
+from posecli.codecs.utils.lifting import (
+    camera_size,
+    check_root_index,
+    concat_visibility,
+    target_weights,
+)
 
 
 class MotionBERTLabel(BaseCodec):
@@ -46,8 +52,7 @@ class MotionBERTLabel(BaseCodec):
             raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
         self.num_keypoints = int(num_keypoints)
         self.root_index = int(root_index)
-        if not 0 <= self.root_index < self.num_keypoints:
-            raise ValueError(f"root_index {root_index} out of range for {num_keypoints} keypoints")
+        check_root_index(self.root_index, self.num_keypoints)
         self.remove_root = bool(remove_root)
         self.save_index = bool(save_index)
         self.concat_vis = bool(concat_vis)
@@ -65,14 +70,9 @@ class MotionBERTLabel(BaseCodec):
     ) -> dict[str, Any]:
         """2D keypoints (T, K, 2) and 3D target (T, K, 3) → normalised inputs and targets."""
         kp, vis = self._check_keypoints(keypoints, keypoints_visible, dims=(2, 3))
-        cam = dict(camera_param or {})
-        if "w" not in cam or "h" not in cam:
-            raise ValueError("MotionBERTLabel.encode needs camera_param with 'w' and 'h'")
-        w, h = float(cam["w"]), float(cam["h"])
+        cam, w, h = camera_size(camera_param, "MotionBERTLabel")
         shift = np.array([1.0, h / w], np.float32)
-        labels = kp[..., :2] / w * 2 - shift
-        if self.concat_vis:
-            labels = np.concatenate((labels, vis[..., None]), axis=-1)
+        labels = concat_visibility(kp[..., :2] / w * 2 - shift, vis, self.concat_vis)
         out: dict[str, Any] = {
             "keypoint_labels": labels.astype(np.float32),
             "keypoint_labels_visible": vis,
@@ -83,11 +83,7 @@ class MotionBERTLabel(BaseCodec):
             pix = tgt * 1000.0 / factor[..., None, None]
             pix = pix - pix[..., self.root_index : self.root_index + 1, :]
             label = pix / w * 2
-            weights = (
-                np.ones(tgt.shape[:-1], np.float32)
-                if lifting_target_visible is None
-                else (to_numpy(lifting_target_visible) > 0.5).astype(np.float32)
-            )
+            weights = target_weights(tgt.shape[:-1], lifting_target_visible)
             out.update(
                 lifting_target_label=label.astype(np.float32),
                 lifting_target_weights=weights,

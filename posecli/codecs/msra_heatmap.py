@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from posecli.codecs.base import BaseCodec, check_ndim, size2
+from posecli.codecs.base import BaseCodec, check_ndim, heatmap_scale, size2
 from posecli.codecs.utils.backend import restorer, to_numpy
 from posecli.codecs.utils.gaussian import msra_gaussian_heatmaps, unbiased_gaussian_heatmaps
 from posecli.codecs.utils.maxima import heatmap_maximum
@@ -54,9 +54,7 @@ class MSRAHeatmap(BaseCodec):
         self.unbiased = bool(unbiased)
         self.blur_kernel_size = int(blur_kernel_size)
         self.refine_x_at_1 = bool(refine_x_at_1)
-        self.scale_factor = (
-            np.array(self.input_size, np.float32) / np.array(self.heatmap_size, np.float32)
-        ).astype(np.float32)
+        self.scale_factor = heatmap_scale(self.input_size, self.heatmap_size)
 
     @property
     def flip_config(self) -> dict[str, Any]:

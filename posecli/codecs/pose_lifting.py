@@ -8,6 +8,12 @@ import numpy as np
 
 from posecli.codecs.base import BaseCodec
 from posecli.codecs.utils.backend import restorer, to_numpy
+from posecli.codecs.utils.lifting import (
+    camera_size,
+    check_root_index,
+    concat_visibility,
+    target_weights,
+)
 
 
 def _opt(a: Any) -> np.ndarray | None:
@@ -15,17 +21,32 @@ def _opt(a: Any) -> np.ndarray | None:
 
 
 class _Lifting(BaseCodec):
-    """Shared root handling of the lifting codecs."""
+    """Shared root handling, input layout and decoding of the lifting codecs."""
 
     num_keypoints: int
     root_index: int
     remove_root: bool
+    save_index: bool
+    reshape_keypoints: bool
+    concat_vis: bool
 
-    def _check_root(self) -> None:
-        if not 0 <= self.root_index < self.num_keypoints:
-            raise ValueError(
-                f"root_index {self.root_index} out of range for {self.num_keypoints} keypoints"
-            )
+    def _init_common(
+        self,
+        num_keypoints: int,
+        root_index: int,
+        remove_root: bool,
+        save_index: bool,
+        reshape_keypoints: bool,
+        concat_vis: bool,
+    ) -> None:
+        """Set and check the options every lifting codec has."""
+        self.num_keypoints = int(num_keypoints)
+        self.root_index = int(root_index)
+        check_root_index(self.root_index, self.num_keypoints)
+        self.remove_root = bool(remove_root)
+        self.save_index = bool(save_index)
+        self.reshape_keypoints = bool(reshape_keypoints)
+        self.concat_vis = bool(concat_vis)
 
     def _target(self, kp: np.ndarray, target: Any, target_visible: Any) -> tuple[np.ndarray, ...]:
         tgt = to_numpy(target) if target is not None else kp[0]
@@ -33,12 +54,28 @@ class _Lifting(BaseCodec):
             raise ValueError(f"lifting_target must have shape (..., K, C), got {tgt.shape}")
         if np.isnan(tgt).any():
             raise ValueError("lifting_target contains NaN")
-        if target_visible is None:
-            weights = np.ones(tgt.shape[:-1], np.float32)
-        else:
-            weights = (to_numpy(target_visible) > 0.5).astype(np.float32)
+        weights = target_weights(tgt.shape[:-1], target_visible)
         root = tgt[..., self.root_index, :]
         return tgt, weights, root
+
+    def _drop_root(
+        self, label: np.ndarray, weights: np.ndarray, out: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Remove the root joint from ``label`` (..., K, C) and ``weights`` (..., K) if asked."""
+        if self.remove_root:
+            label = np.delete(label, self.root_index, axis=-2)
+            weights = np.delete(weights, self.root_index, axis=-1)
+            out["target_root_removed"] = True
+            if self.save_index:
+                out["target_root_index"] = self.root_index
+        return label, weights
+
+    def _layout(self, labels: np.ndarray, vis: np.ndarray) -> np.ndarray:
+        """2D inputs (N, K, C) → optional visibility channel, optional ``(K·C, N)`` layout."""
+        labels = concat_visibility(labels, vis, self.concat_vis)
+        if self.reshape_keypoints:
+            labels = labels.transpose(1, 2, 0).reshape(-1, labels.shape[0])
+        return labels
 
     def _restore_root(self, kps: np.ndarray, root: Any) -> np.ndarray:
         if root is None:
@@ -49,6 +86,23 @@ class _Lifting(BaseCodec):
         if self.remove_root:
             kps = np.insert(kps, self.root_index, r[:, 0], axis=1)
         return kps
+
+    def _denormalise(self, kps: np.ndarray) -> np.ndarray:
+        """Undo the target normalisation of ``kps`` (B, K|K-1, 3); identity by default."""
+        return kps
+
+    def decode(self, coords: Any, target_root: Any = None) -> tuple[Any, Any]:
+        """One sample (N, K|K-1, 3) [+ root (3,)] → keypoints (N, K, 3), scores ones (N, K)."""
+        return self.batch_decode(coords, target_root)
+
+    def batch_decode(self, coords: Any, target_root: Any = None) -> tuple[Any, Any]:
+        """Coordinates (B, K|K-1, 3) → de-normalised, root restored (B, K, 3); scores ones."""
+        back = restorer(coords)
+        kps = to_numpy(coords)
+        if kps.ndim != 3:
+            raise ValueError(f"{type(self).__name__}: coords must be (B, K, 3), got {kps.shape}")
+        kps = self._restore_root(self._denormalise(kps), target_root)
+        return back(kps.astype(np.float32)), back(np.ones(kps.shape[:-1], np.float32))
 
 
 class ImagePoseLifting(_Lifting):
@@ -86,13 +140,9 @@ class ImagePoseLifting(_Lifting):
         target_std: Any = None,
     ) -> None:
         self._capture(locals())
-        self.num_keypoints = int(num_keypoints)
-        self.root_index = int(root_index)
-        self._check_root()
-        self.remove_root = bool(remove_root)
-        self.save_index = bool(save_index)
-        self.reshape_keypoints = bool(reshape_keypoints)
-        self.concat_vis = bool(concat_vis)
+        self._init_common(
+            num_keypoints, root_index, remove_root, save_index, reshape_keypoints, concat_vis
+        )
         self.keypoints_mean, self.keypoints_std = _opt(keypoints_mean), _opt(keypoints_std)
         self.target_mean, self.target_std = _opt(target_mean), _opt(target_std)
         if (keypoints_mean is None) != (keypoints_std is None):
@@ -117,21 +167,13 @@ class ImagePoseLifting(_Lifting):
             depth = tgt[..., 2]
             traj = np.where(depth != 0, 1 / np.where(depth != 0, depth, 1), 0)
         out: dict[str, Any] = {}
-        if self.remove_root:
-            label = np.delete(label, self.root_index, axis=-2)
-            weights = np.delete(weights, self.root_index, axis=-1)
-            out["target_root_removed"] = True
-            if self.save_index:
-                out["target_root_index"] = self.root_index
+        label, weights = self._drop_root(label, weights, out)
         labels = kp.copy()
         if self.keypoints_mean is not None:
             labels = (labels - self.keypoints_mean) / self.keypoints_std
         if self.target_mean is not None:
             label = (label - self.target_mean) / self.target_std
-        if self.concat_vis:
-            labels = np.concatenate((labels, vis[..., None]), axis=-1)
-        if self.reshape_keypoints:
-            labels = labels.transpose(1, 2, 0).reshape(-1, labels.shape[0])
+        labels = self._layout(labels, vis)
         out.update(
             keypoint_labels=labels.astype(np.float32),
             keypoint_labels_visible=vis,
@@ -142,20 +184,11 @@ class ImagePoseLifting(_Lifting):
         )
         return out
 
-    def decode(self, coords: Any, target_root: Any = None) -> tuple[Any, Any]:
-        """One sample (N, K|K-1, 3) [+ root (3,)] → keypoints (N, K, 3), scores ones (N, K)."""
-        return self.batch_decode(coords, target_root)
-
-    def batch_decode(self, coords: Any, target_root: Any = None) -> tuple[Any, Any]:
-        """Coordinates (B, K|K-1, 3) → de-normalised, root restored (B, K, 3); scores ones."""
-        back = restorer(coords)
-        kps = to_numpy(coords)
-        if kps.ndim != 3:
-            raise ValueError(f"{type(self).__name__}: coords must be (B, K, 3), got {kps.shape}")
+    def _denormalise(self, kps: np.ndarray) -> np.ndarray:
+        """Undo ``target_mean`` / ``target_std`` on ``kps`` (B, K|K-1, 3)."""
         if self.target_mean is not None:
             kps = kps * self.target_std + self.target_mean
-        kps = self._restore_root(kps, target_root)
-        return back(kps.astype(np.float32)), back(np.ones(kps.shape[:-1], np.float32))
+        return kps
 
 
 class VideoPoseLifting(_Lifting):
@@ -191,14 +224,10 @@ class VideoPoseLifting(_Lifting):
         normalize_camera: bool = False,
     ) -> None:
         self._capture(locals())
-        self.num_keypoints = int(num_keypoints)
-        self.root_index = int(root_index)
-        self._check_root()
+        self._init_common(
+            num_keypoints, root_index, remove_root, save_index, reshape_keypoints, concat_vis
+        )
         self.zero_center = bool(zero_center)
-        self.remove_root = bool(remove_root)
-        self.save_index = bool(save_index)
-        self.reshape_keypoints = bool(reshape_keypoints)
-        self.concat_vis = bool(concat_vis)
         self.normalize_camera = bool(normalize_camera)
 
     def encode(
@@ -213,20 +242,11 @@ class VideoPoseLifting(_Lifting):
         """2D keypoints (T, K, 2), 3D target (T, K, 3), camera → inputs, targets, camera."""
         kp, vis = self._check_keypoints(keypoints, keypoints_visible, dims=(2, 3))
         tgt, weights, root = self._target(kp, lifting_target, lifting_target_visible)
-        cam = dict(camera_param or {})
-        if "w" not in cam or "h" not in cam:
-            raise ValueError("VideoPoseLifting.encode needs camera_param with 'w' and 'h'")
+        cam, w, h = camera_size(camera_param, "VideoPoseLifting")
         out: dict[str, Any] = {}
         label = tgt
         if self.zero_center:
-            label = tgt - root[..., None, :]
-            if self.remove_root:
-                label = np.delete(label, self.root_index, axis=-2)
-                weights = np.delete(weights, self.root_index, axis=-1)
-                out["target_root_removed"] = True
-                if self.save_index:
-                    out["target_root_index"] = self.root_index
-        w, h = float(cam["w"]), float(cam["h"])
+            label, weights = self._drop_root(tgt - root[..., None, :], weights, out)
         centre = np.array([0.5 * w, 0.5 * h], np.float32)
         labels = (kp[..., :2] - centre) / (0.5 * w)
         if self.normalize_camera:
@@ -234,10 +254,7 @@ class VideoPoseLifting(_Lifting):
                 raise ValueError("normalize_camera needs camera_param 'f' and 'c'")
             cam["f"] = np.asarray(cam["f"], np.float32) / (0.5 * w)
             cam["c"] = (np.asarray(cam["c"], np.float32).reshape(-1) - centre) / (0.5 * w)
-        if self.concat_vis:
-            labels = np.concatenate((labels, vis[..., None]), axis=-1)
-        if self.reshape_keypoints:
-            labels = labels.transpose(1, 2, 0).reshape(-1, labels.shape[0])
+        labels = self._layout(labels, vis)
         out.update(
             keypoint_labels=labels.astype(np.float32),
             keypoint_labels_visible=vis,
@@ -248,16 +265,3 @@ class VideoPoseLifting(_Lifting):
             camera_param=cam,
         )
         return out
-
-    def decode(self, coords: Any, target_root: Any = None) -> tuple[Any, Any]:
-        """One sample (N, K|K-1, 3) [+ root] → keypoints (N, K, 3), scores ones (N, K)."""
-        return self.batch_decode(coords, target_root)
-
-    def batch_decode(self, coords: Any, target_root: Any = None) -> tuple[Any, Any]:
-        """Coordinates (B, K|K-1, 3) → root restored (B, K, 3); scores ones (B, K)."""
-        back = restorer(coords)
-        kps = to_numpy(coords)
-        if kps.ndim != 3:
-            raise ValueError(f"{type(self).__name__}: coords must be (B, K, 3), got {kps.shape}")
-        kps = self._restore_root(kps, target_root)
-        return back(kps.astype(np.float32)), back(np.ones(kps.shape[:-1], np.float32))

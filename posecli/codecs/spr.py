@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from posecli.codecs.base import BaseCodec, check_ndim, size2
+from posecli.codecs.base import BaseCodec, check_ndim, heatmap_scale, size2
 from posecli.codecs.utils.backend import restorer, to_numpy
-from posecli.codecs.utils.bottom_up import heatmap_nms, instance_roots, topk
+from posecli.codecs.utils.bottom_up import check_root_type, heatmap_nms, instance_roots, topk
 from posecli.codecs.utils.gaussian import msra_gaussian_heatmaps
 
 
@@ -54,20 +54,16 @@ class SPR(BaseCodec):
         self._capture(locals())
         self.input_size = size2(input_size, "input_size")
         self.heatmap_size = size2(heatmap_size, "heatmap_size")
-        if root_type not in ("kpt_center", "bbox_center"):
-            raise ValueError(f"root_type must be 'kpt_center' or 'bbox_center', got {root_type!r}")
+        self.root_type = check_root_type(root_type)
         w, h = self.heatmap_size
         self.sigma = float(sigma) if sigma is not None else (w * h) ** 0.5 / 32
         self.generate_keypoint_heatmaps = bool(generate_keypoint_heatmaps)
-        self.root_type = root_type
         self.minimal_diagonal_length = float(minimal_diagonal_length)
         self.background_weight = float(background_weight)
         self.decode_nms_kernel = int(decode_nms_kernel)
         self.decode_max_instances = int(decode_max_instances)
         self.decode_thr = float(decode_thr)
-        self.scale_factor = (
-            np.array(self.input_size, np.float32) / np.array(self.heatmap_size, np.float32)
-        ).astype(np.float32)
+        self.scale_factor = heatmap_scale(self.input_size, self.heatmap_size)
 
     def encode(
         self, keypoints: Any, keypoints_visible: Any = None, **aux: Any

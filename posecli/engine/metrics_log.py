@@ -14,8 +14,9 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TextIO
+
+from posecli._closing import Closing
 
 __all__ = ["MetricsLog", "read_metrics", "rewind_metrics"]
 
@@ -38,7 +39,7 @@ def _plain(value: Any) -> Any:
     return number if math.isfinite(number) else None
 
 
-class MetricsLog:
+class MetricsLog(Closing):
     """Writer of ``metrics.jsonl`` (appends; usable as a context manager).
 
     Args:
@@ -75,17 +76,6 @@ class MetricsLog:
         if self._file is not None:
             self._file.close()
             self._file = None
-
-    def __enter__(self) -> MetricsLog:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from posecli.deploy import DeployedModel, load, to_image_space
 from posecli.errors import PoseCliError
-from posecli.inference.crops import CropBatch
+from posecli.inference.crops import CropBatch, infer_in_batches
 
 
 @dataclass(frozen=True)
@@ -123,17 +123,12 @@ class DeployedPredictor:
 
     def infer(self, crops: Any) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints (image pixels) and scores of a crop batch, ``batch_size`` per run."""
-        k = self.num_keypoints
-        if len(crops) == 0:
-            return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
-        kps, scs = [], []
-        for s in range(0, len(crops), self.batch_size):
-            e = s + self.batch_size
-            out = self.forward(self.to_tensor(crops.images[s:e]))
-            kp, sc = self.decode(out, crops.centers[s:e], crops.scales[s:e])
-            kps.append(kp)
-            scs.append(sc)
-        return np.concatenate(kps), np.concatenate(scs)
+        return infer_in_batches(crops, self.batch_size, self.num_keypoints, self._run_slice)
+
+    def _run_slice(
+        self, images: np.ndarray, centers: np.ndarray, scales: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.decode(self.forward(self.to_tensor(images)), centers, scales)
 
     def predict(self, image: np.ndarray, bboxes: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints ``(N,K,2)`` in image pixels and scores ``(N,K)`` of one BGR image."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,4 +56,27 @@ def drop_empty_boxes(boxes: Boxes) -> Boxes:
     return Boxes(xyxy[ok], np.asarray(boxes.scores, np.float32).reshape(-1)[ok])
 
 
-__all__ = ["CropBatch", "drop_empty_boxes"]
+def infer_in_batches(
+    crops: CropBatch,
+    batch_size: int,
+    num_keypoints: int,
+    run: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints ``(M, K, 2)`` and scores ``(M, K)`` of a crop batch, ``batch_size`` at a time.
+
+    ``run(images, centers, scales)`` infers one slice of the batch; an empty batch gives empty
+    arrays of ``num_keypoints``.
+    """
+    k = num_keypoints
+    if len(crops) == 0:
+        return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
+    kps, scs = [], []
+    for s in range(0, len(crops), batch_size):
+        e = s + batch_size
+        kp, sc = run(crops.images[s:e], crops.centers[s:e], crops.scales[s:e])
+        kps.append(kp)
+        scs.append(sc)
+    return np.concatenate(kps), np.concatenate(scs)
+
+
+__all__ = ["CropBatch", "drop_empty_boxes", "infer_in_batches"]

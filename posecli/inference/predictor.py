@@ -34,7 +34,7 @@ import torch
 from posecli.data.transforms.geometry import fix_aspect_ratio, get_udp_warp_matrix, get_warp_matrix
 from posecli.errors import CheckpointError, PoseCliError
 from posecli.inference.boxes import Boxes
-from posecli.inference.crops import CropBatch, drop_empty_boxes
+from posecli.inference.crops import CropBatch, drop_empty_boxes, infer_in_batches
 from posecli.inference.setup import DEFAULT_MODEL
 from posecli.inference.sources import Frame, read_image, to_bgr_uint8
 from posecli.inference.writers import FramePrediction
@@ -294,17 +294,12 @@ class Predictor:
     def infer(self, crops: CropBatch) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints ``(M, K, 2)`` (image pixels) and scores ``(M, K)`` of a crop batch,
         ``batch_size`` crops per forward pass."""
-        k = self.num_keypoints
-        if len(crops) == 0:
-            return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
-        kps, scs = [], []
-        for s in range(0, len(crops), self.batch_size):
-            e = s + self.batch_size
-            outputs = self.forward(self.to_tensor(crops.images[s:e]))
-            kp, sc = self.decode(outputs, crops.centers[s:e], crops.scales[s:e])
-            kps.append(kp)
-            scs.append(sc)
-        return np.concatenate(kps), np.concatenate(scs)
+        return infer_in_batches(crops, self.batch_size, self.num_keypoints, self._run_slice)
+
+    def _run_slice(
+        self, images: np.ndarray, centers: np.ndarray, scales: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.decode(self.forward(self.to_tensor(images)), centers, scales)
 
     # -- public ----------------------------------------------------------------------------
     def predict(

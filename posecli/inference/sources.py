@@ -29,11 +29,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import cv2
 import numpy as np
 
+from posecli._closing import Closing
 from posecli.errors import DataError
 
 __all__ = [
@@ -119,7 +119,7 @@ def read_image(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: {exc}") from exc
 
 
-class FrameSource:
+class FrameSource(Closing):
     """Base class: an iterable of :class:`Frame` with optional ``fps`` and ``frame_count``.
 
     Attributes:
@@ -151,17 +151,6 @@ class FrameSource:
 
     def close(self) -> None:
         """Release the underlying resources; safe to call more than once."""
-
-    def __enter__(self) -> FrameSource:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class ImageSource(FrameSource):

@@ -41,6 +41,7 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
+from posecli._closing import Closing
 from posecli.errors import DataError, PoseCliError
 
 __all__ = [
@@ -189,7 +190,7 @@ def _fsync_close(fh: IO[Any]) -> None:
     fh.close()
 
 
-class _Writer(abc.ABC):
+class _Writer(Closing, abc.ABC):
     """Context-manager plumbing: ``__exit__`` closes (finalises) even after an exception."""
 
     closed = False
@@ -197,17 +198,6 @@ class _Writer(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Finalise the output file(s); safe to call twice."""
-
-    def __enter__(self) -> _Writer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class PredictionsWriter(_Writer):

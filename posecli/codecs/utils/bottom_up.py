@@ -48,6 +48,16 @@ def gaussian_radius(size: np.ndarray, min_overlap: float = 0.7) -> np.ndarray:
     return np.minimum(np.minimum(r1, r2), r3)
 
 
+ROOT_TYPES = ("kpt_center", "bbox_center")
+
+
+def check_root_type(root_type: str) -> str:
+    """Return ``root_type`` if it is one of :data:`ROOT_TYPES`; ``ValueError`` otherwise."""
+    if root_type not in ROOT_TYPES:
+        raise ValueError(f"root_type must be 'kpt_center' or 'bbox_center', got {root_type!r}")
+    return root_type
+
+
 def instance_roots(
     keypoints: np.ndarray, visible: np.ndarray, root_type: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -56,6 +66,7 @@ def instance_roots(
     Returns:
         ``roots (N, 2)`` and ``roots_visible (N,)`` (1 where any keypoint is visible).
     """
+    check_root_type(root_type)
     vis = visible > 0
     count = vis.sum(axis=1)
     safe = np.maximum(count, 1)[:, None]
@@ -66,6 +77,4 @@ def instance_roots(
         small = np.where(vis[..., None], keypoints, -np.inf)
         roots = (big.min(axis=1) + small.max(axis=1)) / 2
         roots = np.where(count[:, None] > 0, roots, 0)
-    else:
-        raise ValueError(f"root_type must be 'kpt_center' or 'bbox_center', got {root_type!r}")
     return roots.astype(np.float32), (count > 0).astype(np.float32)

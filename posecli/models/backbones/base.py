@@ -8,9 +8,13 @@ returned tuple), like timm's ``feature_info``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class Backbone(nn.Module):
@@ -21,6 +25,32 @@ class Backbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:  # pragma: no cover - abstract
         raise TypeError(f"{type(self).__name__} must implement forward")
+
+
+class StagedBackbone(Backbone):
+    """Backbone whose first stages can be frozen (``frozen_stages``), kept so by ``train()``.
+
+    Subclasses set ``frozen_stages`` (and ``norm_eval`` if they support it) and list the
+    modules to freeze in :meth:`_frozen_modules`; they call :meth:`_freeze` after building.
+    """
+
+    frozen_stages: int = -1
+    norm_eval: bool = False
+
+    def _frozen_modules(self) -> list[nn.Module]:  # pragma: no cover - abstract
+        """The stem and stages frozen when ``frozen_stages >= 0``."""
+        raise TypeError(f"{type(self).__name__} must implement _frozen_modules")
+
+    def _freeze(self) -> None:
+        if self.frozen_stages >= 0:
+            freeze_modules(self._frozen_modules())
+
+    def train(self, mode: bool = True) -> Self:
+        super().train(mode)
+        self._freeze()
+        if mode and self.norm_eval:
+            set_norm_eval(self)
+        return self
 
 
 def check_out_indices(out_indices: Sequence[int], num_stages: int, name: str) -> tuple[int, ...]:

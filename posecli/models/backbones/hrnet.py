@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from posecli.models.backbones.base import Backbone, freeze_modules, set_norm_eval
+from posecli.models.backbones.base import StagedBackbone
 from posecli.models.backbones.resnet import BasicBlock, Bottleneck, make_res_layer
 
 _BLOCKS: dict[str, type[BasicBlock] | type[Bottleneck]] = {
@@ -121,7 +121,7 @@ class HRModule(nn.Module):
         return out
 
 
-class HRNet(Backbone):
+class HRNet(StagedBackbone):
     """HRNet backbone.
 
     Args:
@@ -201,19 +201,11 @@ class HRNet(Backbone):
                 layers.append(nn.Sequential(*steps))
         return layers
 
-    def _freeze(self) -> None:
-        if self.frozen_stages >= 0:
-            mods: list[nn.Module] = [self.conv1, self.bn1, self.conv2, self.bn2, self.layer1]
-            for s in range(2, self.frozen_stages + 1):
-                mods += [getattr(self, f"transition{s - 1}"), getattr(self, f"stage{s}")]
-            freeze_modules(mods)
-
-    def train(self, mode: bool = True) -> HRNet:
-        super().train(mode)
-        self._freeze()
-        if mode and self.norm_eval:
-            set_norm_eval(self)
-        return self
+    def _frozen_modules(self) -> list[nn.Module]:
+        mods: list[nn.Module] = [self.conv1, self.bn1, self.conv2, self.bn2, self.layer1]
+        for s in range(2, self.frozen_stages + 1):
+            mods += [getattr(self, f"transition{s - 1}"), getattr(self, f"stage{s}")]
+        return mods
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x = self.relu(self.bn1(self.conv1(x)))

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from posecli.models.backbones.base import Backbone, check_out_indices, freeze_modules
+from posecli.models.backbones.base import StagedBackbone, check_out_indices
 
 
 def _stage_ends(features: nn.Sequential) -> tuple[list[int], list[int]]:
@@ -31,7 +31,7 @@ def _stage_ends(features: nn.Sequential) -> tuple[list[int], list[int]]:
     return [ends[s][0] for s in (4, 8, 16, 32)], [ends[s][1] for s in (4, 8, 16, 32)]
 
 
-class _TorchvisionFeatures(Backbone):
+class _TorchvisionFeatures(StagedBackbone):
     def __init__(
         self, features: nn.Sequential, out_indices: Sequence[int], frozen_stages: int, name: str
     ) -> None:
@@ -45,15 +45,9 @@ class _TorchvisionFeatures(Backbone):
         self.frozen_stages = frozen_stages
         self._freeze()
 
-    def _freeze(self) -> None:
-        if self.frozen_stages >= 0:
-            last = self._ends[min(self.frozen_stages, 3)]
-            freeze_modules(list(self.features[: last + 1]))
-
-    def train(self, mode: bool = True) -> _TorchvisionFeatures:
-        super().train(mode)
-        self._freeze()
-        return self
+    def _frozen_modules(self) -> list[nn.Module]:
+        last = self._ends[min(self.frozen_stages, 3)]
+        return list(self.features[: last + 1])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         wanted = {self._ends[i] for i in self.out_indices}

@@ -7,12 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from posecli.models.backbones.base import (
-    Backbone,
-    check_out_indices,
-    freeze_modules,
-    set_norm_eval,
-)
+from posecli.models.backbones.base import StagedBackbone, check_out_indices
 
 
 class BasicBlock(nn.Module):
@@ -97,7 +92,7 @@ ARCH: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, int, int, 
 }
 
 
-class ResNet(Backbone):
+class ResNet(StagedBackbone):
     """ResNet backbone (keys ``conv1``, ``bn1``, ``layer1..4``; torchvision weights load too).
 
     Args:
@@ -149,18 +144,9 @@ class ResNet(Backbone):
                     nn.init.zeros_(m.last_bn().weight)
         self._freeze()
 
-    def _freeze(self) -> None:
-        if self.frozen_stages >= 0:
-            mods: list[nn.Module] = [self.conv1, self.bn1]
-            mods += [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
-            freeze_modules(mods)
-
-    def train(self, mode: bool = True) -> ResNet:
-        super().train(mode)
-        self._freeze()
-        if mode and self.norm_eval:
-            set_norm_eval(self)
-        return self
+    def _frozen_modules(self) -> list[nn.Module]:
+        mods: list[nn.Module] = [self.conv1, self.bn1]
+        return mods + [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))

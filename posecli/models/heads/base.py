@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from posecli.codecs.flip import flip_coordinates, flip_simcc
 from posecli.recipe.schema import TestConfig
 
 Outputs = Any  # a tensor or a tuple of tensors, depending on the head
@@ -64,11 +65,79 @@ class BaseHead(nn.Module):
         """Keypoints ``(B,K,2)`` in input pixels and scores ``(B,K)`` via ``codec.batch_decode``."""
         raise TypeError(f"{type(self).__name__} cannot decode")  # pragma: no cover
 
+    def _weighted_loss(
+        self, pred: Outputs, target: Outputs, ref: torch.Tensor, batch: Mapping[str, Any]
+    ) -> dict[str, torch.Tensor]:
+        """``loss_module(pred, target, weights on ref)`` as ``{"loss", "loss_kpt"}``."""
+        w = weights_of(batch)
+        loss = self.loss_module(pred, target, None if w is None else w.to(ref))
+        return {"loss": loss, "loss_kpt": loss.detach()}
+
+
+class CoordinateHead(BaseHead):
+    """Shared loss, flip and decode of heads that output coordinates ``(B,K,C)`` in ``[0,1]``.
+
+    Subclasses set ``input_size`` ``(w, h)`` (for the exact flip shift).
+    """
+
+    input_size: tuple[int, int]
+
+    def _loss_input(self, outputs: torch.Tensor) -> torch.Tensor:
+        """What the loss sees of the raw outputs (default: the outputs themselves)."""
+        return outputs
+
+    def loss_from_outputs(
+        self, outputs: torch.Tensor, batch: Mapping[str, Any]
+    ) -> dict[str, torch.Tensor]:
+        target = batch_target(batch, "keypoint_labels", outputs)
+        return self._weighted_loss(self._loss_input(outputs), target, outputs, batch)
+
+    def flip_back(
+        self,
+        outputs: torch.Tensor,
+        flip_indices: Sequence[int] | torch.Tensor,
+        test_cfg: TestConfig,
+    ) -> torch.Tensor:
+        return flip_coordinates(outputs, list(flip_indices), self.input_size, test_cfg.shift_coords)
+
+    def decode(self, outputs: torch.Tensor, codec: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        return decode_with(codec, outputs)
+
+
+class SimCCHeadBase(BaseHead):
+    """Shared loss, flip and decode of heads that output ``(simcc_x (B,K,Wx), simcc_y (B,K,Wy))``."""
+
+    def loss_from_outputs(
+        self, outputs: tuple[torch.Tensor, torch.Tensor], batch: Mapping[str, Any]
+    ) -> dict[str, torch.Tensor]:
+        pred_x, pred_y = outputs
+        gt_x = batch_target(batch, "keypoint_x_labels", pred_x)
+        gt_y = batch_target(batch, "keypoint_y_labels", pred_y)
+        return self._weighted_loss((pred_x, pred_y), (gt_x, gt_y), pred_x, batch)
+
+    def flip_back(
+        self,
+        outputs: tuple[torch.Tensor, torch.Tensor],
+        flip_indices: Sequence[int] | torch.Tensor,
+        test_cfg: TestConfig,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return flip_simcc(outputs[0], outputs[1], list(flip_indices))
+
+    def decode(
+        self, outputs: tuple[torch.Tensor, torch.Tensor], codec: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return decode_with(codec, outputs[0], outputs[1])
+
 
 def weights_of(batch: Mapping[str, Any], key: str = "keypoint_weights") -> torch.Tensor | None:
     """The per-keypoint weights ``(B,K)`` of a batch, if present."""
     w = batch.get(key)
     return None if w is None else torch.as_tensor(w).float()
+
+
+def batch_target(batch: Mapping[str, Any], key: str, ref: torch.Tensor) -> torch.Tensor:
+    """``batch[key]`` as a tensor with ``ref``'s device and dtype."""
+    return torch.as_tensor(batch[key]).to(ref)
 
 
 def as_tensor_like(value: Any, ref: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ from torch import nn
 
 from posecli.codecs.flip import flip_heatmaps
 from posecli.models.heads._deconv import init_heatmap_layers, make_conv_layers, make_deconv_layers
-from posecli.models.heads.base import BaseHead, build_loss, decode_with, weights_of
+from posecli.models.heads.base import BaseHead, batch_target, build_loss, decode_with
 from posecli.recipe.schema import TestConfig
 
 
@@ -63,10 +63,8 @@ class HeatmapHead(BaseHead):
     def loss_from_outputs(
         self, outputs: torch.Tensor, batch: Mapping[str, Any]
     ) -> dict[str, torch.Tensor]:
-        target = torch.as_tensor(batch["heatmaps"]).to(outputs)
-        w = weights_of(batch)
-        loss = self.loss_module(outputs, target, None if w is None else w.to(outputs))
-        return {"loss": loss, "loss_kpt": loss.detach()}
+        target = batch_target(batch, "heatmaps", outputs)
+        return self._weighted_loss(outputs, target, outputs, batch)
 
     def flip_back(
         self,

@@ -8,13 +8,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from posecli.codecs.flip import flip_coordinates
 from posecli.models.heads._deconv import init_heatmap_layers, make_conv_layers, make_deconv_layers
-from posecli.models.heads.base import BaseHead, build_loss, decode_with, weights_of
-from posecli.recipe.schema import TestConfig
+from posecli.models.heads.base import CoordinateHead, batch_target, build_loss, weights_of
 
 
-class IntegralRegressionHead(BaseHead):
+class IntegralRegressionHead(CoordinateHead):
     """Soft-argmax head: coordinates are the expectation of a spatially soft-maxed heatmap.
 
     ``x = Σ p(i,j) · j / W`` (likewise y), i.e. heatmap pixel index over heatmap size, which equals
@@ -98,35 +96,16 @@ class IntegralRegressionHead(BaseHead):
         self, feats: Sequence[torch.Tensor], batch: Mapping[str, Any]
     ) -> dict[str, torch.Tensor]:
         probs, coords = self._coords(self._logits(feats))
-        target = torch.as_tensor(batch["keypoint_labels"]).to(coords)
+        target = batch_target(batch, "keypoint_labels", coords)
         w = weights_of(batch)
         w = None if w is None else w.to(coords)
         loss_kpt = self.loss_module(coords, target, w)
         out = {"loss_kpt": loss_kpt.detach()}
         loss = loss_kpt
         if self.heatmap_loss is not None:
-            hm = torch.as_tensor(batch["heatmaps"]).to(probs)
+            hm = batch_target(batch, "heatmaps", probs)
             loss_hm = self.heatmap_loss(probs, hm, w)
             out["loss_heatmap"] = loss_hm.detach()
             loss = loss + loss_hm
         out["loss"] = loss
         return out
-
-    def loss_from_outputs(
-        self, outputs: torch.Tensor, batch: Mapping[str, Any]
-    ) -> dict[str, torch.Tensor]:
-        target = torch.as_tensor(batch["keypoint_labels"]).to(outputs)
-        w = weights_of(batch)
-        loss = self.loss_module(outputs, target, None if w is None else w.to(outputs))
-        return {"loss": loss, "loss_kpt": loss.detach()}
-
-    def flip_back(
-        self,
-        outputs: torch.Tensor,
-        flip_indices: Sequence[int] | torch.Tensor,
-        test_cfg: TestConfig,
-    ) -> torch.Tensor:
-        return flip_coordinates(outputs, list(flip_indices), self.input_size, test_cfg.shift_coords)
-
-    def decode(self, outputs: torch.Tensor, codec: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        return decode_with(codec, outputs)

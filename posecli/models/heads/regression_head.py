@@ -8,12 +8,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from posecli.codecs.flip import flip_coordinates
-from posecli.models.heads.base import BaseHead, build_loss, decode_with, weights_of
-from posecli.recipe.schema import TestConfig
+from posecli.models.heads.base import CoordinateHead, build_loss
 
 
-class RegressionHead(BaseHead):
+class RegressionHead(CoordinateHead):
     """Flatten the (pooled) feature and regress normalised coordinates with one linear layer.
 
     Args:
@@ -47,30 +45,6 @@ class RegressionHead(BaseHead):
     def forward(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
         x = torch.flatten(feats[-1], 1)
         return self.fc(x).reshape(-1, self.num_joints, self.coord_dims)
-
-    def loss_from_outputs(
-        self, outputs: torch.Tensor, batch: Mapping[str, Any]
-    ) -> dict[str, torch.Tensor]:
-        target = torch.as_tensor(batch["keypoint_labels"]).to(outputs)
-        w = weights_of(batch)
-        loss = self.loss_module(
-            self._loss_input(outputs), target, None if w is None else w.to(outputs)
-        )
-        return {"loss": loss, "loss_kpt": loss.detach()}
-
-    def _loss_input(self, outputs: torch.Tensor) -> torch.Tensor:
-        return outputs
-
-    def flip_back(
-        self,
-        outputs: torch.Tensor,
-        flip_indices: Sequence[int] | torch.Tensor,
-        test_cfg: TestConfig,
-    ) -> torch.Tensor:
-        return flip_coordinates(outputs, list(flip_indices), self.input_size, test_cfg.shift_coords)
-
-    def decode(self, outputs: torch.Tensor, codec: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        return decode_with(codec, outputs)
 
 
 class RLEHead(RegressionHead):

@@ -8,14 +8,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from posecli.codecs.flip import flip_simcc
-from posecli.models.heads.base import BaseHead, build_loss, decode_with, weights_of
+from posecli.models.heads.base import SimCCHeadBase, batch_target, build_loss, weights_of
 from posecli.models.heads.gau import GAU
 from posecli.models.layers import ScaleNorm
-from posecli.recipe.schema import TestConfig
 
 
-class RTMCCHead(BaseHead):
+class RTMCCHead(SimCCHeadBase):
     """RTMCC head (MMPose ``RTMCCHead``) with MMPose's state-dict names.
 
     Args:
@@ -139,8 +137,8 @@ class RTMCCHead(BaseHead):
     def _aux_heatmap_loss(self, maps: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
         """Spatial-softmax CE of ``maps (B,K,h,w)`` against the pooled SimCC label product."""
         b, k, h, w = maps.shape
-        gt_x = torch.as_tensor(batch["keypoint_x_labels"]).to(maps)
-        gt_y = torch.as_tensor(batch["keypoint_y_labels"]).to(maps)
+        gt_x = batch_target(batch, "keypoint_x_labels", maps)
+        gt_y = batch_target(batch, "keypoint_y_labels", maps)
         px = nn.functional.adaptive_avg_pool1d(gt_x.reshape(b * k, 1, -1), w).reshape(b, k, 1, w)
         py = nn.functional.adaptive_avg_pool1d(gt_y.reshape(b * k, 1, -1), h).reshape(b, k, h, 1)
         target = (py * px).flatten(2)
@@ -150,26 +148,3 @@ class RTMCCHead(BaseHead):
         if weights is not None:
             ce = ce * weights.to(ce)
         return ce.mean()
-
-    def loss_from_outputs(
-        self, outputs: tuple[torch.Tensor, torch.Tensor], batch: Mapping[str, Any]
-    ) -> dict[str, torch.Tensor]:
-        pred_x, pred_y = outputs
-        gt_x = torch.as_tensor(batch["keypoint_x_labels"]).to(pred_x)
-        gt_y = torch.as_tensor(batch["keypoint_y_labels"]).to(pred_y)
-        w = weights_of(batch)
-        loss = self.loss_module((pred_x, pred_y), (gt_x, gt_y), None if w is None else w.to(pred_x))
-        return {"loss": loss, "loss_kpt": loss.detach()}
-
-    def flip_back(
-        self,
-        outputs: tuple[torch.Tensor, torch.Tensor],
-        flip_indices: Sequence[int] | torch.Tensor,
-        test_cfg: TestConfig,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        return flip_simcc(outputs[0], outputs[1], list(flip_indices))
-
-    def decode(
-        self, outputs: tuple[torch.Tensor, torch.Tensor], codec: Any
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        return decode_with(codec, outputs[0], outputs[1])

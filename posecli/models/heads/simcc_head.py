@@ -8,13 +8,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from posecli.codecs.flip import flip_simcc
 from posecli.models.heads._deconv import init_heatmap_layers, make_conv_layers, make_deconv_layers
-from posecli.models.heads.base import BaseHead, build_loss, decode_with, weights_of
-from posecli.recipe.schema import TestConfig
+from posecli.models.heads.base import SimCCHeadBase, build_loss
 
 
-class SimCCHead(BaseHead):
+class SimCCHead(SimCCHeadBase):
     """MMPose ``SimCCHead`` (keys ``final_layer``, ``mlp_head_x``, ``mlp_head_y``).
 
     Args:
@@ -66,27 +64,3 @@ class SimCCHead(BaseHead):
     def forward(self, feats: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.final_layer(self.conv_layers(self.deconv_layers(feats[-1]))).flatten(2)
         return self.mlp_head_x(x), self.mlp_head_y(x)
-
-    def loss_from_outputs(
-        self, outputs: tuple[torch.Tensor, torch.Tensor], batch: Mapping[str, Any]
-    ) -> dict[str, torch.Tensor]:
-        gt = (
-            torch.as_tensor(batch["keypoint_x_labels"]).to(outputs[0]),
-            torch.as_tensor(batch["keypoint_y_labels"]).to(outputs[1]),
-        )
-        w = weights_of(batch)
-        loss = self.loss_module(outputs, gt, None if w is None else w.to(outputs[0]))
-        return {"loss": loss, "loss_kpt": loss.detach()}
-
-    def flip_back(
-        self,
-        outputs: tuple[torch.Tensor, torch.Tensor],
-        flip_indices: Sequence[int] | torch.Tensor,
-        test_cfg: TestConfig,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        return flip_simcc(outputs[0], outputs[1], list(flip_indices))
-
-    def decode(
-        self, outputs: tuple[torch.Tensor, torch.Tensor], codec: Any
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        return decode_with(codec, outputs[0], outputs[1])
