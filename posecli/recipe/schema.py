@@ -72,6 +72,11 @@ class TestConfig(Fixed):
     flip_mode: Literal["heatmap", "udp_combined", "offset", "simcc", "coords"] | None = None
     shift_heatmap: bool | None = None
     shift_coords: bool = True
+    simcc_flip_shift: bool = Field(
+        False,
+        description="SimCC flip test: shift the flipped x vectors by ratio-1 bins, removing "
+        "MMPose's half-pixel bias (off = MMPose's behaviour).",
+    )
     output_heatmaps: bool = False
 
 

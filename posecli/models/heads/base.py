@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from posecli.codecs.flip import flip_coordinates, flip_simcc
+from posecli.codecs.flip import flip_coordinates, flip_simcc, simcc_flip_shift
 from posecli.recipe.schema import TestConfig
 
 Outputs = Any  # a tensor or a tuple of tensors, depending on the head
@@ -121,7 +121,8 @@ class SimCCHeadBase(BaseHead):
         flip_indices: Sequence[int] | torch.Tensor,
         test_cfg: TestConfig,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        return flip_simcc(outputs[0], outputs[1], list(flip_indices))
+        shift = simcc_flip_shift(self.simcc_split_ratio) if test_cfg.simcc_flip_shift else 0.0
+        return flip_simcc(outputs[0], outputs[1], list(flip_indices), shift_bins=shift)
 
     def decode(
         self, outputs: tuple[torch.Tensor, torch.Tensor], codec: Any

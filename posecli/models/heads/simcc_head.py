@@ -43,6 +43,7 @@ class SimCCHead(SimCCHeadBase):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
+        self.simcc_split_ratio = simcc_split_ratio
         dch = list(deconv_out_channels or [])
         self.deconv_layers, ch = make_deconv_layers(
             in_channels, dch, list(deconv_kernel_sizes or [4] * len(dch))

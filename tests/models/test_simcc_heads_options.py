@@ -1,4 +1,4 @@
-"""RTMCC head's optional auxiliary heatmap loss on its final-layer maps."""
+"""Options of the SimCC heads: the RTMCC auxiliary heatmap loss and the unbiased flip test."""
 
 from __future__ import annotations
 
@@ -68,3 +68,24 @@ def test_aux_target_prefers_maps_peaked_at_the_keypoints() -> None:
 def test_negative_weight_is_refused() -> None:
     with pytest.raises(BuildError, match="aux_heatmap_weight must be >= 0"):
         _head(-1.0)
+
+
+def test_simcc_flip_shift_removes_the_half_pixel_flip_bias() -> None:
+    """A symmetric peak at x flips back to x + 0.5 px (MMPose); the shift option restores x."""
+    from posecli.recipe.schema import TestConfig
+
+    head = _head(0.0)
+    ratio, width = 2.0, 64
+    bins = torch.arange(int(width * ratio), dtype=torch.float32)
+    x = 20.25  # keypoint x in input pixels
+    flipped_x = width - 1 - x  # where the flipped input shows it
+    logits = -((bins - flipped_x * ratio) ** 2) / 8.0  # a peak at the flipped position
+    outputs = (logits.repeat(1, 3, 1), torch.zeros(1, 3, 128))
+
+    def peak_px(cfg: TestConfig) -> float:
+        back_x, _ = head.flip_back(outputs, [0, 1, 2], cfg)
+        probs = torch.softmax(back_x[0, 0], -1)
+        return float((probs * bins).sum() / ratio)
+
+    assert peak_px(TestConfig()) == pytest.approx(x + 0.5, abs=1e-3)
+    assert peak_px(TestConfig(simcc_flip_shift=True)) == pytest.approx(x, abs=1e-3)
