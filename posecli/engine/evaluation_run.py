@@ -94,6 +94,7 @@ def evaluate_checkpoint(
             apply_overrides(recipe_to_dict(recipe), overrides), f"{checkpoint} (with --set)"
         )
     recipe = _split_with_data(recipe, split, data, bbox_file)
+    model.test_cfg = recipe.model.test  # --set model.test.* applies
     if flip_test is not None:
         model.test_cfg = model.test_cfg.model_copy(update={"flip_test": flip_test})
     dev = resolve_device(device)
@@ -101,7 +102,9 @@ def evaluate_checkpoint(
     skeleton = load_skeleton(recipe.data.skeleton) if recipe.data.skeleton else None
     tables = [m.as_dict() for m in recipe.eval.metrics] or [dict(t) for t in DEFAULT_METRICS]
     metrics = build_metrics(tables, skeleton)
-    loader = build_dataloader(recipe, split, shuffle=False, batch_size=batch_size)
+    loader = build_dataloader(
+        recipe, split, shuffle=False, batch_size=batch_size, dataset=_eval_dataset(recipe, split)
+    )
     records: list[tuple[dict[str, np.ndarray], dict[str, Any]]] = []
     with torch.inference_mode():
         for predictions, meta in predict_loader(model, loader, dev):
@@ -115,6 +118,17 @@ def evaluate_checkpoint(
     if out is not None:
         _write_results(out, records, skeleton)
     return values
+
+
+def _eval_dataset(recipe: Recipe, split: str) -> Any:
+    """The split's dataset with an evaluation pipeline: the training split is evaluated
+    through the validation pipeline (no random augmentation), other splits through their own."""
+    from posecli.data.loader import build_torch_dataset
+
+    pipeline = None
+    if split == "train" and recipe.data.val is not None:
+        pipeline = [step.as_dict() for step in recipe.data.val.pipeline]
+    return build_torch_dataset(recipe, split, pipeline=pipeline)
 
 
 def _write_results(

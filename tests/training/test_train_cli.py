@@ -116,3 +116,29 @@ def test_resume_of_a_finished_run_is_a_no_op(trained: Path) -> None:
     assert result.exit_code == 0, result.stderr
     after = read_checkpoint(trained / "last.pt")["state_dict"]
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_eval_set_overrides_reach_the_test_config(trained: Path) -> None:
+    runner = CliRunner()
+    by_flag = runner.invoke(create_app(), ["eval", str(trained / "best.pt"), "--json", "--no-flip"])
+    by_set = runner.invoke(
+        create_app(),
+        ["eval", str(trained / "best.pt"), "--json", "--set", "model.test.flip_test=false"],
+    )
+    with_flip = runner.invoke(create_app(), ["eval", str(trained / "best.pt"), "--json"])
+    assert by_flag.exit_code == by_set.exit_code == with_flip.exit_code == 0
+    assert json.loads(by_flag.stdout) == json.loads(by_set.stdout)
+    assert json.loads(by_flag.stdout) != json.loads(with_flip.stdout)
+
+
+def test_eval_on_the_training_split_uses_the_validation_pipeline(trained: Path) -> None:
+    """No random augmentation: two evaluations of the training frames agree exactly."""
+    runner = CliRunner()
+    first = runner.invoke(
+        create_app(), ["eval", str(trained / "best.pt"), "--json", "--split", "train"]
+    )
+    second = runner.invoke(
+        create_app(), ["eval", str(trained / "best.pt"), "--json", "--split", "train"]
+    )
+    assert first.exit_code == 0, first.stderr
+    assert json.loads(first.stdout) == json.loads(second.stdout)
