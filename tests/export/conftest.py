@@ -57,6 +57,24 @@ MODELS: dict[str, tuple[str, list[str]]] = {
             "model.head.in_featuremap_size=[3,4]",
         ],
     ),
+    "regression-res18": (
+        "coco/rle-res50.toml",
+        [
+            *_SMALL_RES,
+            "codec.input_size=[96,128]",
+            'model.head={name="regression_head",in_channels=512,num_joints=17,'
+            'input_size=[96,128],loss={name="smooth_l1"}}',
+        ],
+    ),
+    "integral-res18": (
+        "coco/res50.toml",
+        [
+            "model.backbone.depth=18",
+            'codec={name="integral_regression",input_size=[96,128],heatmap_size=[24,32],sigma=2.0}',
+            'model.head={name="integral_regression_head",in_channels=512,input_size=[96,128],'
+            "deconv_out_channels=[64,64,64],deconv_kernel_sizes=[4,4,4]}",
+        ],
+    ),
     "udp-res18": (
         "coco/res50.toml",
         [

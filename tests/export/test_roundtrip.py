@@ -20,6 +20,8 @@ ROUND_TRIP = [
     "rle",
     "res18",
     "simcc-res18",
+    "regression-res18",
+    "integral-res18",
     "udp-res18",
 ]
 
