@@ -70,7 +70,9 @@ def render_model_outputs(predictor: Any, image: np.ndarray, bbox: Any = None) ->
     if kind == "heatmap":
         return heatmap_grid(crop, outputs[0].float().cpu().numpy(), names)
     if kind == "simcc":
-        sx, sy = (o[0].float().cpu().numpy() for o in outputs)
+        # the distributions the loss trains: softmax of the logits at the loss temperature
+        beta = float(getattr(getattr(model.head, "loss_module", None), "beta", 1.0))
+        sx, sy = (torch.softmax(o[0].float() * beta, -1).cpu().numpy() for o in outputs)
         return simcc_profiles(crop, sx, sy, names, colors=colors)
     out = outputs[0].float().cpu().numpy()
     size = np.array([w, h], np.float64)
