@@ -6,7 +6,8 @@ train pipeline), each with 0 and 2 loader workers, all in the same run:
 * ``rtmpose_t``: RTMPose-t (CSPNeXt-t + RTMCC head, SimCC σ = (4.9, 5.66)) at 192×256 (w×h),
   batch 32: ``recipes/rtmpose.toml`` with codec, backbone and head overridden by those of
   ``recipes/coco/rtmpose-t.toml`` (random init: throughput does not depend on the weights);
-* ``mouse``: the mouse recipe's own model (EfficientNet-Lite0 + RTMCC head) at 256×256, batch 16.
+* ``mouse``: the mouse recipe's own model (EfficientNet-Lite0 + RTMCC head) at its input size
+  and batch size.
 
 One iteration = wait for the next batch (``data_s``: the loader's work in the main process with
 0 workers, the time blocked on the workers' queue with 2) + one step (``step_s``: forward, loss,
@@ -147,9 +148,11 @@ def main() -> None:
     import cv2
 
     cv2.setNumThreads(1)
+    mouse = load_recipe(MOUSE)
+    assert mouse.data.train is not None
     models = {
         "rtmpose_t": (rtmpose_t_overrides(), [192, 256], 32),
-        "mouse": ([], [256, 256], 16),
+        "mouse": ([], list(mouse.input_size), mouse.data.train.batch_size),
     }
     runs = {
         (name, w): Run(overrides, w) for name, (overrides, _, _) in models.items() for w in (0, 2)
