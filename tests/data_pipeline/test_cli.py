@@ -6,11 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from posecli.cli.app import create_app
-from posecli.plugins import registry
 
 from .conftest import COCO_MINI, MOUSE_CSV, ROOT
 
@@ -61,7 +59,6 @@ def test_unknown_format_is_one_line(runner: CliRunner, tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.skipif("simcc" not in registry("codecs"), reason="simcc codec not registered")
 def test_visualize_dataset(runner: CliRunner, recipe_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "vis"
     result = runner.invoke(

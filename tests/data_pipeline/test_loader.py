@@ -1,20 +1,14 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from posecli.data.collate import collate
 from posecli.data.datasets.formats import coco, dlc
 from posecli.data.loader import EpochSampler, build_dataloader, build_torch_dataset
-from posecli.plugins import registry
 from posecli.recipe import load_recipe
 
 from .conftest import COCO_MINI, MMPOSE, MOUSE_CSV
-
-needs_simcc = pytest.mark.skipif(
-    "simcc" not in registry("codecs"), reason="simcc codec not registered"
-)
 
 
 def test_every_fifth_frame_is_validation() -> None:
@@ -36,7 +30,6 @@ def test_coco_training_filter_and_detections() -> None:
     assert bottom[0]["keypoints"].shape[0] == 1
 
 
-@needs_simcc
 def test_dataloader_batch_contract(recipe_file) -> None:
     recipe = load_recipe(recipe_file)
     loader = build_dataloader(recipe, "train")
@@ -62,7 +55,6 @@ def test_dataloader_batch_contract(recipe_file) -> None:
     assert (val["inputs"].shape == (8, 3, 256, 192) and "flip" not in val) or not val["flip"].any()
 
 
-@needs_simcc
 def test_seeded_loader_reproduces_with_and_without_cache(recipe_file) -> None:
     recipe = load_recipe(recipe_file)
     a = build_torch_dataset(recipe, "train")

@@ -1,7 +1,6 @@
 """Load the SLEAP fly clip labels (two flies with identity tracks) for the tracking tests.
 
-Reads ``sleap-flies/clip.slp`` (HDF5) with h5py when the shared data is beside the repo, else the
-compact copy ``data/fly_tracks.npz`` made from it by :func:`save_npz` (see ``data/PROVENANCE``).
+Reads ``tests/data/sleap-flies/clip.slp`` (HDF5, Clear BSD; see ``tests/data/README.md``) with h5py.
 """
 
 from __future__ import annotations
@@ -10,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .conftest import DATA, shared_path
+from .conftest import REPO
 
-NPZ = DATA / "fly_tracks.npz"
+CLIP_SLP = REPO / "tests" / "data" / "sleap-flies" / "clip.slp"
 
 
 def read_slp(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -33,18 +32,5 @@ def read_slp(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_fly_labels() -> tuple[np.ndarray, np.ndarray]:
-    """The fly labels from ``clip.slp`` if available, else from the bundled npz copy."""
-    slp = shared_path("sleap-flies/clip.slp")
-    if slp is not None:
-        return read_slp(slp)
-    data = np.load(NPZ)
-    kpts = data["keypoints_x8"].astype(np.float32) / 8.0
-    kpts[data["keypoints_x8"] == -1] = np.nan
-    return kpts, data["tracks"].astype(np.int64)
-
-
-def save_npz(slp: Path, out: Path = NPZ) -> None:
-    """Write the compact copy: coordinates in 1/8 px as int16 (-1: not visible)."""
-    kpts, tracks = read_slp(slp)
-    packed = np.where(np.isnan(kpts), -1, np.round(np.nan_to_num(kpts) * 8)).astype(np.int16)
-    np.savez_compressed(out, keypoints_x8=packed, tracks=tracks.astype(np.int8))
+    """The labels of the bundled fly clip: ``keypoints (F, 2, 13, 2)``, ``tracks (F, 2)``."""
+    return read_slp(CLIP_SLP)

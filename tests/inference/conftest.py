@@ -9,17 +9,6 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = Path(__file__).resolve().parent / "data"
-
-
-def shared_path(relative: str) -> Path | None:
-    """A bundled data file: in the repo's ``examples/`` first, then in ``shared/data`` beside it."""
-    candidates = [
-        REPO / "examples" / relative,
-        REPO.parent / "shared" / "data" / relative,
-        Path("/work/shared/data") / relative,
-    ]
-    return next((p for p in candidates if p.is_file()), None)
 
 
 def frame_value(index: int) -> int:

@@ -106,11 +106,9 @@ def test_file_boxes_errors_name_the_record(tmp_path: Path) -> None:
 
 
 def test_shared_coco_detection_file_loads() -> None:
-    from .conftest import shared_path
-
-    path = shared_path("mmpose-annotations/test_coco_det_AP_H_56.json")
-    if path is None:
-        pytest.skip("shared detection file not found")
+    path = (
+        Path(__file__).resolve().parents[1] / "data/mmpose-annotations/test_coco_det_AP_H_56.json"
+    )
     records = json.loads(path.read_text())
     provider = FileBoxes(path)
     assert len(provider) == sum(r["category_id"] == 1 for r in records)

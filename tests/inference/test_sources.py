@@ -11,7 +11,7 @@ import pytest
 from posecli.errors import DataError
 from posecli.inference.sources import ImageSource, VideoSource, open_source, to_bgr_uint8
 
-from .conftest import corrupt_mjpeg_frame, frame_value, make_video, shared_path
+from .conftest import corrupt_mjpeg_frame, frame_value, make_video
 
 
 def test_video_indices_times_and_content(video_path: Path) -> None:
@@ -28,9 +28,7 @@ def test_video_indices_times_and_content(video_path: Path) -> None:
 
 
 def test_bundled_mouse_video_has_994_frames() -> None:
-    path = shared_path("mirror-mouse/videos/test_vid.mp4")
-    if path is None:
-        pytest.skip("bundled mouse video not found")
+    path = Path(__file__).resolve().parents[2] / "examples/mirror-mouse/videos/test_vid.mp4"
     with open_source(path) as source:
         assert source.frame_count == 994 and source.fps == 250.0
         indices = [f.index for f in source]
