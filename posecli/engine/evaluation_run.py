@@ -94,7 +94,11 @@ def evaluate_checkpoint(
             apply_overrides(recipe_to_dict(recipe), overrides), f"{checkpoint} (with --set)"
         )
     recipe = _split_with_data(recipe, split, data, bbox_file)
-    model.test_cfg = recipe.model.test  # --set model.test.* applies
+    if overrides:  # --set codec.* (decode options) and model.test.* apply to the loaded model
+        from posecli.plugins import registry
+
+        model.codec = registry("codecs").build_from(recipe.codec.as_dict(), path="codec")
+    model.test_cfg = recipe.model.test
     if flip_test is not None:
         model.test_cfg = model.test_cfg.model_copy(update={"flip_test": flip_test})
     dev = resolve_device(device)

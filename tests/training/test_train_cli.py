@@ -143,3 +143,15 @@ def test_eval_on_the_training_split_uses_the_validation_pipeline() -> None:
     assert len(dataset) == 72
     sample = dataset[0]
     assert not sample.get("flip", False) and float(sample.get("bbox_rotation", 0.0)) == 0.0
+
+
+def test_eval_set_overrides_reach_the_codec(trained: Path) -> None:
+    runner = CliRunner()
+    plain = runner.invoke(
+        create_app(), ["eval", str(trained / "best.pt"), "--json", "--set", "codec.use_dark=false"]
+    )
+    dark = runner.invoke(
+        create_app(), ["eval", str(trained / "best.pt"), "--json", "--set", "codec.use_dark=true"]
+    )
+    assert plain.exit_code == dark.exit_code == 0, dark.stderr
+    assert json.loads(plain.stdout)["EPE"] != json.loads(dark.stdout)["EPE"]
