@@ -127,6 +127,7 @@ def test_dlc_csv_write_read_round_trip(tmp_path: Path) -> None:
 
 def test_dlc_h5_fixed_layout(tmp_path: Path) -> None:
     import h5py
+
     ann = read_dlc(MOUSE_CSV)
     names = list(ann.skeleton.keypoint_names)
     values = np.where(ann.visibility[..., None] > 0, ann.keypoints, np.nan).reshape(90, -1)

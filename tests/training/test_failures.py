@@ -42,19 +42,17 @@ def nan_loss_plugin(name: str, after: int) -> type:
     return Plugin
 
 
-def _train_with_loss(work: Path, loss: str) -> tuple[int, str]:
+def _train(work: Path, *overrides: str) -> tuple[int, str]:
+    """Run the fast training recipe through the CLI with extra ``--set`` overrides."""
     result = CliRunner().invoke(
         create_app(),
-        [
-            "-q",
-            "train",
-            str(RECIPE),
-            "--work-dir",
-            str(work),
-            *set_args([*FAST, f'model.head.loss={{name = "{loss}"}}']),
-        ],
+        ["-q", "train", str(RECIPE), "--work-dir", str(work), *set_args([*FAST, *overrides])],
     )
     return result.exit_code, result.stderr
+
+
+def _train_with_loss(work: Path, loss: str) -> tuple[int, str]:
+    return _train(work, f'model.head.loss={{name = "{loss}"}}')
 
 
 def test_nan_loss_stops_cleanly(tmp_path: Path, fresh_plugins: plugins.PluginManager) -> None:
@@ -86,53 +84,22 @@ def _copy_data_with_corrupt_png(tmp_path: Path) -> Path:
     return dst
 
 
+def _corrupt_data_overrides(tmp_path: Path) -> list[str]:
+    labels = _copy_data_with_corrupt_png(tmp_path) / "CollectedData.csv"
+    return [f'data.train.dataset.labels="{labels}"', f'data.val.dataset.labels="{labels}"']
+
+
 def test_corrupt_image_is_a_one_line_error(tmp_path: Path) -> None:
-    data = _copy_data_with_corrupt_png(tmp_path)
-    labels = data / "CollectedData.csv"
-    result = CliRunner().invoke(
-        create_app(),
-        [
-            "-q",
-            "train",
-            str(RECIPE),
-            "--work-dir",
-            str(tmp_path / "run"),
-            *set_args(
-                [
-                    *FAST,
-                    f'data.train.dataset.labels="{labels}"',
-                    f'data.val.dataset.labels="{labels}"',
-                ]
-            ),
-        ],
-    )
-    assert result.exit_code == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "img01.png" in lines[0], result.stderr
+    code, err = _train(tmp_path / "run", *_corrupt_data_overrides(tmp_path))
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "img01.png" in lines[0], err
 
 
-def test_corrupt_image_skipped_when_asked(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    data = _copy_data_with_corrupt_png(tmp_path)
-    labels = data / "CollectedData.csv"
+def test_corrupt_image_skipped_when_asked(tmp_path: Path) -> None:
     work = tmp_path / "run"
-    result = CliRunner().invoke(
-        create_app(),
-        [
-            "-q",
-            "train",
-            str(RECIPE),
-            "--work-dir",
-            str(work),
-            *set_args(
-                [
-                    *FAST,
-                    "train.epochs=1",
-                    f'data.train.dataset.labels="{labels}"',
-                    f'data.val.dataset.labels="{labels}"',
-                    "data.skip_bad_samples=true",
-                ]
-            ),
-        ],
+    code, err = _train(
+        work, "train.epochs=1", "data.skip_bad_samples=true", *_corrupt_data_overrides(tmp_path)
     )
-    assert result.exit_code == 0, result.stderr
+    assert code == 0, err
     assert "img01.png" in (work / "train.log").read_text()
