@@ -9,7 +9,7 @@ import numpy as np
 from posecli.codecs.base import BaseCodec, check_ndim, pair, size2
 from posecli.codecs.utils.backend import restorer, to_numpy
 from posecli.codecs.utils.maxima import simcc_maximum
-from posecli.codecs.utils.refine import refine_simcc_dark
+from posecli.codecs.utils.refine import refine_simcc_dark, refine_simcc_expectation
 
 SMOOTHING_TYPES = ("gaussian", "standard")
 
@@ -31,6 +31,11 @@ class SimCCLabel(BaseCodec):
         label_smooth_weight: ``standard`` only, in [0, 1].
         normalize: divide gaussian labels by ``σ√(2π)``.
         use_dark: refine the argmax with 1-D DARK.
+        soft_argmax_beta: refine the argmax with the mean of ``softmax(beta · output)`` over
+            the bins within ``soft_argmax_window``·σ of it (a local soft-argmax; ``beta`` is
+            the KL loss's temperature, 10 for RTMPose). Not with ``use_dark``. ``None``: off
+            (MMPose).
+        soft_argmax_window: half-width of that window in σ.
         decode_visibility: ``batch_decode`` also returns a visibility (softmax maximum).
         decode_beta: softmax temperature factor of the visibility (``x · beta · σ``).
 
@@ -55,6 +60,8 @@ class SimCCLabel(BaseCodec):
         use_dark: bool = False,
         decode_visibility: bool = False,
         decode_beta: float = 150.0,
+        soft_argmax_beta: float | None = None,
+        soft_argmax_window: float = 6.0,
     ) -> None:
         self._capture(locals())
         self.input_size = size2(input_size, "input_size")
@@ -77,6 +84,14 @@ class SimCCLabel(BaseCodec):
         self.label_smooth_weight = float(label_smooth_weight)
         self.normalize = bool(normalize)
         self.use_dark = bool(use_dark)
+        if soft_argmax_beta is not None and not soft_argmax_beta > 0:
+            raise ValueError(f"soft_argmax_beta must be > 0, got {soft_argmax_beta!r}")
+        if soft_argmax_beta is not None and self.use_dark:
+            raise ValueError("use_dark and soft_argmax_beta are two refinements: choose one")
+        self.soft_argmax_beta = None if soft_argmax_beta is None else float(soft_argmax_beta)
+        if not soft_argmax_window > 0:
+            raise ValueError(f"soft_argmax_window must be > 0, got {soft_argmax_window!r}")
+        self.soft_argmax_window = float(soft_argmax_window)
         self.decode_visibility = bool(decode_visibility)
         self.decode_beta = float(decode_beta)
         w, h = self.input_size
@@ -165,6 +180,19 @@ class SimCCLabel(BaseCodec):
                     refine_simcc_dark(locs[..., 0], sx_, simcc_dark_kernel(self.sigma[0])),
                     refine_simcc_dark(locs[..., 1], sy_, simcc_dark_kernel(self.sigma[1])),
                 ),
+                axis=-1,
+            )
+        elif self.soft_argmax_beta is not None:
+            locs = np.stack(
+                [
+                    refine_simcc_expectation(
+                        locs[..., i],
+                        out_i,
+                        self.soft_argmax_beta,
+                        self.soft_argmax_window * float(self.sigma[i]),
+                    )
+                    for i, out_i in enumerate((sx_, sy_))
+                ],
                 axis=-1,
             )
         keypoints = (locs / np.float32(self.simcc_split_ratio)).astype(np.float32)

@@ -14,7 +14,8 @@ Raw outputs are the head's test-time outputs (``head.postprocess``, e.g. RLE's s
 The in-graph decode is argmax based and reproduces the codec's numpy decode exactly for
 ``simcc`` (without DARK), ``msra_heatmap`` (plain, quarter-offset refinement), ``regression``
 and ``integral_regression``. Codecs that refine with DARK/UDP/blur (``msra_heatmap`` unbiased,
-``udp_heatmap``, ``megvii_heatmap``, ``simcc`` with ``use_dark``) keep their decode in Python:
+``udp_heatmap``, ``megvii_heatmap``, ``simcc`` with ``use_dark`` or ``soft_argmax_beta``) keep
+their decode in Python:
 the graph then returns raw outputs and :mod:`posecli.deploy` decodes them with the codec.
 """
 
@@ -37,7 +38,8 @@ def graph_decodable(codec: Any) -> bool:
     if name not in GRAPH_DECODABLE:
         return False
     if name == "simcc":
-        return not codec.use_dark and not codec.decode_visibility
+        soft = getattr(codec, "soft_argmax_beta", None) is not None
+        return not codec.use_dark and not codec.decode_visibility and not soft
     if name == "msra_heatmap":
         return not codec.unbiased
     return True

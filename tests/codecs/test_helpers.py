@@ -13,6 +13,7 @@ from posecli.codecs.utils import (
     refine_dark,
     refine_dark_udp,
     refine_simcc_dark,
+    refine_simcc_expectation,
     simcc_maximum,
 )
 
@@ -135,6 +136,33 @@ def test_refine_simcc_dark_equals_formula():
         assert got[i] == pytest.approx(locs[i][0] - dx / dxx, abs=1e-3)
     inside = (centres > 20) & (centres < 364)
     np.testing.assert_allclose(got[inside], centres[inside], atol=0.05)
+
+
+def test_refine_simcc_expectation_finds_sub_bin_centres_and_ignores_far_modes():
+    bins = np.arange(448, dtype=np.float64)
+    centres = np.array([[100.3, 200.8, 37.5]])
+    # log-Gaussian logits (σ = 5.66 bins) under the temperature beta = 10
+    logits = -((bins - centres[..., None]) ** 2) / (2 * 5.66**2) / 10.0
+    logits[0, 1] = np.where(np.abs(bins - 300) < 10, 1.0, logits[0, 1])  # a far, strong mode
+    locs = np.array([[100.0, 201.0, 38.0]], np.float32)
+    got = refine_simcc_expectation(locs, logits, beta=10.0, radius=34.0)
+    np.testing.assert_allclose(got, centres, atol=1e-3)
+    wide = refine_simcc_expectation(locs, logits, beta=10.0, radius=448.0)
+    assert wide[0, 1] > 250  # without the window the far mode pulls the estimate
+    empty = refine_simcc_expectation(np.array([-1.0], np.float32), logits[0, :1], 10.0, 34.0)
+    assert empty.tolist() == [-1.0]
+
+
+def test_simcc_refinements_are_exclusive_and_checked():
+    from posecli.codecs import build as build_codec
+    from posecli.errors import BuildError
+
+    with pytest.raises(BuildError, match="choose one"):
+        build_codec("simcc", input_size=(64, 64), use_dark=True, soft_argmax_beta=10.0)
+    with pytest.raises(BuildError, match="soft_argmax_beta must be > 0"):
+        build_codec("simcc", input_size=(64, 64), soft_argmax_beta=0.0)
+    with pytest.raises(BuildError, match="soft_argmax_window must be > 0"):
+        build_codec("simcc", input_size=(64, 64), soft_argmax_beta=10.0, soft_argmax_window=0)
 
 
 def test_maxima_first_max_and_minus_one_for_empty():

@@ -51,6 +51,12 @@ CASES = [
     ("megvii_3px_interior", MegviiHeatmap(INPUT, HEATMAP, 11), 8, 3.0),
     ("simcc_0.25px_anywhere", SimCCLabel(INPUT), 0, 0.25 + 1e-4),
     ("simcc_dark_0.25px_interior", SimCCLabel(INPUT, use_dark=True), 8, 0.25 + 1e-4),
+    (
+        "simcc_soft_argmax_0.25px_interior",
+        SimCCLabel(INPUT, normalize=False, soft_argmax_beta=10.0),
+        16,
+        0.25 + 1e-4,
+    ),
     ("simcc_standard_0.25px", SimCCLabel(INPUT, "standard", label_smooth_weight=0.1), 0, 0.2501),
     ("regression_1e-4px", RegressionLabel(INPUT), 0, 1e-4),
 ]
@@ -121,9 +127,11 @@ def test_batch_decode_equals_loop_and_torch(codec):
     np.testing.assert_allclose(st.numpy(), sb, atol=1e-6)
 
 
-@pytest.mark.parametrize("use_dark", [False, True])
-def test_simcc_batch_equals_loop_and_torch(use_dark):
-    codec = SimCCLabel(INPUT, sigma=(4.9, 5.66), normalize=False, use_dark=use_dark)
+@pytest.mark.parametrize(
+    "refine", [{}, {"use_dark": True}, {"soft_argmax_beta": 10.0}], ids=["argmax", "dark", "soft"]
+)
+def test_simcc_batch_equals_loop_and_torch(refine):
+    codec = SimCCLabel(INPUT, sigma=(4.9, 5.66), normalize=False, **refine)
     rng = np.random.default_rng(4)
     kps = random_keypoints(rng, 6)
     sx = np.concatenate([codec.encode(k)["keypoint_x_labels"] for k in kps])

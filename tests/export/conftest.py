@@ -28,6 +28,16 @@ MODELS: dict[str, tuple[str, list[str]]] = {
             "model.head.in_featuremap_size=[3,4]",
         ],
     ),
+    "rtmpose-t-heatmap-prior": (  # the mouse recipe's head options
+        "coco/rtmpose-t.toml",
+        [
+            "codec.input_size=[96,128]",
+            "model.head.input_size=[96,128]",
+            "model.head.in_featuremap_size=[3,4]",
+            "model.head.heatmap_prior=true",
+            "codec.soft_argmax_beta=10.0",
+        ],
+    ),
     "rtmpose-s": (
         "coco/rtmpose-s.toml",
         [
@@ -93,6 +103,10 @@ def make_checkpoint(name: str, directory: Path) -> Path:
     recipe_file, overrides = MODELS[name]
     recipe = load_recipe(REPO / "recipes" / recipe_file, overrides)
     model = build_model(recipe, pretrained=False).eval()
+    if getattr(model.head, "heatmap_prior", False):
+        # a trained head's maps are peaked; near-zero random ones give a flat prior whose
+        # tied maxima make the argmax (and the soft-argmax window) a coin toss
+        torch.nn.init.normal_(model.head.final_layer.weight, std=0.05)
     skeleton = load_skeleton(recipe.data.skeleton)
     path = directory / f"{name}.pt"
     save_checkpoint(path, model, recipe, metainfo=skeleton_metainfo(skeleton))

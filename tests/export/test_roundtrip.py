@@ -16,6 +16,7 @@ from .helpers import torch_predict
 ROUND_TRIP = [
     "rtmpose-t",
     "rtmpose-s",
+    "rtmpose-t-heatmap-prior",
     pytest.param("hrnet-w32", marks=pytest.mark.slow),
     "rle",
     "res18",
@@ -33,8 +34,8 @@ def test_onnx_round_trip_matches_pytorch(
     result = exported(name)
     assert result.report is not None and result.report.passed, result.report
     assert result.report.num_real > 0
-    # graph decode for argmax codecs; UDP's DARK-UDP refinement stays in Python
-    assert result.metadata["decode"] is (name != "udp-res18")
+    # graph decode for argmax codecs; DARK-UDP and soft-argmax refinements stay in Python
+    assert result.metadata["decode"] is (name not in ("udp-res18", "rtmpose-t-heatmap-prior"))
     model = posecli.deploy.load(result.path)
     kp, sc = [], []
     for frame in frames:

@@ -24,7 +24,11 @@ def tiny_recipe_dict(input_size: int = 96, flip_test: bool = True) -> dict:
         "channel_attention": True,
         "act": "silu",
     }
+    for key in ("soft_argmax_beta", "soft_argmax_window"):  # plain MMPose decode
+        data["codec"].pop(key, None)
     head = data["model"]["head"]
+    for key in ("aux_heatmap_weight", "heatmap_prior"):  # plain MMPose RTMCC head
+        head.pop(key, None)
     head.update(
         in_channels=128,
         input_size=size,

@@ -10,11 +10,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "recipes" / "rtmpose.toml"
 
-#: Overrides turning recipes/rtmpose.toml into a seconds-long run: 128×128 input, few epochs.
+#: Overrides turning recipes/rtmpose.toml into a seconds-long run: 112×112 input, few epochs.
 FAST = [
     "codec.input_size=[112, 112]",
     "model.head.input_size=[112, 112]",
-    "model.head.in_featuremap_size=[7, 7]",
+    "model.head.in_featuremap_size=[14, 14]",
     "data.train.batch_size=12",
     "train.epochs=2",
     "train.val_interval=1",

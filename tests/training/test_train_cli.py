@@ -147,11 +147,10 @@ def test_eval_on_the_training_split_uses_the_validation_pipeline() -> None:
 
 def test_eval_set_overrides_reach_the_codec(trained: Path) -> None:
     runner = CliRunner()
-    plain = runner.invoke(
-        create_app(), ["eval", str(trained / "best.pt"), "--json", "--set", "codec.use_dark=false"]
+    wide = runner.invoke(create_app(), ["eval", str(trained / "best.pt"), "--json"])
+    narrow = runner.invoke(
+        create_app(),
+        ["eval", str(trained / "best.pt"), "--json", "--set", "codec.soft_argmax_window=0.5"],
     )
-    dark = runner.invoke(
-        create_app(), ["eval", str(trained / "best.pt"), "--json", "--set", "codec.use_dark=true"]
-    )
-    assert plain.exit_code == dark.exit_code == 0, dark.stderr
-    assert json.loads(plain.stdout)["EPE"] != json.loads(dark.stdout)["EPE"]
+    assert wide.exit_code == narrow.exit_code == 0, narrow.stderr
+    assert json.loads(wide.stdout)["EPE"] != json.loads(narrow.stdout)["EPE"]

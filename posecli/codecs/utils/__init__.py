@@ -13,6 +13,7 @@ from posecli.codecs.utils.refine import (
     refine_dark_udp,
     refine_quarter,
     refine_simcc_dark,
+    refine_simcc_expectation,
 )
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "refine_dark_udp",
     "refine_quarter",
     "refine_simcc_dark",
+    "refine_simcc_expectation",
     "simcc_maximum",
     "udp_gaussian_heatmaps",
     "udp_offset_heatmaps",

@@ -306,3 +306,30 @@ def refine_simcc_dark(locs: np.ndarray, simcc: np.ndarray, kernel: int) -> np.nd
     dx = 0.5 * (at(1) - at(-1))
     dxx = 1e-9 + 0.25 * (at(2) - 2 * at(0) + at(-2))
     return (locs.reshape(-1) - dx / dxx).astype(np.float32).reshape(lead)
+
+
+def refine_simcc_expectation(
+    locs: np.ndarray, simcc: np.ndarray, beta: float, radius: float
+) -> np.ndarray:
+    """Local soft-argmax for SimCC: the mean bin of ``softmax(beta · simcc)`` restricted to
+    bins within ``radius`` of each maximum (so a second mode far away cannot pull it).
+
+    Args:
+        locs: (...) maxima in bins (``-1`` for empty vectors, returned unchanged).
+        simcc: (..., L) vectors (logits, as the KL loss with temperature ``beta`` sees them).
+        beta: softmax temperature factor.
+        radius: half-width of the window, in bins.
+
+    Returns:
+        float32 (...) refined bins.
+    """
+    locs = np.asarray(locs, dtype=np.float32)
+    logits = np.asarray(simcc, dtype=np.float64) * beta
+    bins = np.arange(logits.shape[-1], dtype=np.float64)
+    inside = np.abs(bins - locs[..., None]) <= radius
+    logits = np.where(inside, logits, -np.inf)
+    peak = logits.max(-1, keepdims=True)
+    weights = np.exp(logits - np.where(np.isfinite(peak), peak, 0.0))
+    total = weights.sum(-1)
+    mean = (weights * bins).sum(-1) / np.where(total > 0, total, 1.0)
+    return np.where((locs >= 0) & (total > 0), mean, locs).astype(np.float32)

@@ -32,6 +32,12 @@ class RTMCCHead(SimCCHeadBase):
             of the SimCC labels pooled to the feature-map grid. It turns those maps into
             heatmaps early, which makes short trainings on small datasets converge several
             times faster; it adds no parameters and leaves inference unchanged.
+        heatmap_prior: add the log of the K maps' spatial-softmax marginals, linearly
+            interpolated to the SimCC bins and divided by the loss's ``beta``, to the SimCC
+            logits (training and inference). The 1-D distributions become the product of the
+            GAU classifier's and the convolutional map's, so the position comes from a
+            translation-equivariant path that generalises from few images, and the classifier
+            refines it within a cell. Off by default (MMPose's head); no extra parameters.
 
     Input feature ``(B,C,h,w)`` → ``(simcc_x (B,K,w_in·r), simcc_y (B,K,h_in·r))``.
     """
@@ -47,11 +53,13 @@ class RTMCCHead(SimCCHeadBase):
         gau_cfg: Mapping[str, Any] | None = None,
         loss: Mapping[str, Any] | nn.Module | None = None,
         aux_heatmap_weight: float = 0.0,
+        heatmap_prior: bool = False,
     ) -> None:
         super().__init__()
         if aux_heatmap_weight < 0:
             raise ValueError(f"aux_heatmap_weight must be >= 0, got {aux_heatmap_weight}")
         self.aux_heatmap_weight = float(aux_heatmap_weight)
+        self.heatmap_prior = bool(heatmap_prior)
         gau = {
             "hidden_dims": 256,
             "s": 128,
@@ -117,7 +125,33 @@ class RTMCCHead(SimCCHeadBase):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         maps = self.final_layer(feats[-1])  # (B, K, h, w)
         x = self.gau(self.mlp(maps.flatten(2)))
-        return self.cls_x(x), self.cls_y(x), maps
+        pred_x, pred_y = self.cls_x(x), self.cls_y(x)
+        if self.heatmap_prior:
+            beta = float(getattr(self.loss_module, "beta", 1.0))
+            prior_x, prior_y = self._log_marginals(maps, pred_x.shape[-1], pred_y.shape[-1], beta)
+            pred_x = pred_x + prior_x.to(pred_x.dtype) / beta
+            pred_y = pred_y + prior_y.to(pred_y.dtype) / beta
+        return pred_x, pred_y, maps
+
+    @staticmethod
+    def _log_marginals(
+        maps: torch.Tensor, bins_x: int, bins_y: int, beta: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log x/y marginals of the spatial softmax of ``maps (B,K,h,w)``, interpolated from
+        cell centres to ``bins_x`` / ``bins_y`` SimCC bins: ``(B,K,bins_x)``, ``(B,K,bins_y)``.
+
+        Each is shifted (softmax and loss ignore a shift) so that its maximum is ``beta`` times
+        the probability of the marginal's most likely cell: the SimCC score (the maximum logit)
+        is then that probability, in [0, 1] like a heatmap's peak, plus the classifier's logit.
+        """
+        b, k, h, w = maps.shape
+        prob = maps.float().flatten(2).softmax(-1).reshape(b, k, h, w)
+        logs = []
+        for marginal, bins in ((prob.sum(2), bins_x), (prob.sum(3), bins_y)):
+            dens = nn.functional.interpolate(marginal, size=bins, mode="linear").clamp_min(1e-8)
+            peak = marginal.amax(-1, keepdim=True).detach()
+            logs.append(torch.log(dens / dens.amax(-1, keepdim=True).detach()) + beta * peak)
+        return logs[0], logs[1]
 
     def forward(self, feats: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         pred_x, pred_y, _ = self._forward_maps(feats)
