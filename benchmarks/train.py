@@ -20,7 +20,9 @@ refills its prefetch queue (at most one batch per iteration) while the others st
 ``images_per_s`` = images / (data + step time); ``data_wait_share`` = data / (data + step);
 ``images_per_s_median_iter`` and ``step_s_median`` use the median iteration, robust to other
 processes taking the cores for a while.
-Torch uses 2 threads, OpenCV 1 (the loader's workers use 1 torch thread each).
+Torch uses 2 threads, OpenCV 1 (the loader's workers use 1 torch thread each); malloc is
+tuned as ``posecli train`` tunes it on the CPU (``posecli.engine.allocator``; its effect is
+measured by ``benchmarks/malloc.py``).
 
 Usage: ``python benchmarks/train.py [--iters 10] [--warmup 2]``
 """
@@ -42,6 +44,7 @@ import torch
 
 from posecli.api import build_model
 from posecli.data.loader import build_dataloader
+from posecli.engine.allocator import tune_malloc_for_training
 from posecli.engine.evaluate import to_device
 from posecli.engine.optim import build_optimizer
 from posecli.recipe import load_recipe
@@ -145,6 +148,7 @@ def main() -> None:
     if args.iters < 1 or args.warmup < 0:
         parser.error("--iters must be >= 1 and --warmup >= 0")
     torch.set_num_threads(2)
+    malloc_tuned = tune_malloc_for_training()
     import cv2
 
     cv2.setNumThreads(1)
@@ -178,6 +182,7 @@ def main() -> None:
         warmup=args.warmup,
         torch_threads=torch.get_num_threads(),
         channels_last=True,
+        malloc_tuned=malloc_tuned,
         cpus=os.cpu_count(),
         torch=torch.__version__,
         machine=platform.machine(),

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from posecli.engine import distributed as dist
+from posecli.engine.allocator import tune_malloc_for_training
 from posecli.engine.evaluate import evaluate, to_device
 from posecli.errors import PoseCliError
 from posecli.recipe import Recipe, recipe_to_toml
@@ -115,6 +116,7 @@ class Trainer:
         self.cfg = recipe.train
         self.dist = dist.init_distributed()
         self.device = self._pick_device(device)
+        self.malloc_tuned = self.device.type == "cpu" and tune_malloc_for_training()
         self.is_main = dist.is_main_process()
         self.work_dir = Path(
             work_dir or recipe.work_dir or Path("work_dirs") / (recipe.name or "run")
@@ -408,6 +410,10 @@ class Trainer:
             self.dist.world_size,
             self.work_dir,
         )
+        if self.malloc_tuned:
+            log.info(
+                "malloc: freed memory stays in the process (POSECLI_MALLOC_TUNING=0 turns off)"
+            )
         with TrainProgress(cfg.epochs, self.iters_per_epoch, enabled=self.progress) as bar:
             while self.epoch < cfg.epochs:
                 epoch = self.epoch
