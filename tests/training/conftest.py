@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "recipes" / "rtmpose.toml"
+#: Where ``posecli.engine.allocator`` can tune malloc (Linux with glibc).
+GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
 #: Overrides turning recipes/rtmpose.toml into a seconds-long run: 112×112 input, few epochs.
 FAST = [

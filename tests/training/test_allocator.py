@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import platform
 import subprocess
 import sys
 
 import pytest
 
+from .conftest import GLIBC
+
 PROBE = "from posecli.engine.allocator import tune_malloc_for_training as t; print(t())"
-GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
 
 def _probe(**env: str) -> str:

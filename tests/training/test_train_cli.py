@@ -15,8 +15,7 @@ from typer.testing import CliRunner
 from posecli.cli.app import create_app
 from posecli.engine.checkpoint import read_checkpoint
 
-from .conftest import FAST, RECIPE, set_args
-from .test_allocator import GLIBC
+from .conftest import FAST, GLIBC, RECIPE, set_args
 
 pytestmark = pytest.mark.slow
 
