@@ -96,6 +96,19 @@ def posecli_register_detectors(register: RegisterCallback) -> None:
 
 
 @hookspec
+def posecli_register_metrics(register: RegisterCallback) -> None:
+    """Register evaluation metrics: :class:`posecli.evaluation.Metric` subclasses that
+    accumulate batches (``process``), ``compute`` named floats and declare those names
+    up front (``reported_names``) so recipes can be checked before any work starts."""
+
+
+@hookspec
+def posecli_register_callbacks(register: RegisterCallback) -> None:
+    """Register training callbacks: objects with ``on_<event>`` methods called by the trainer
+    (see ``posecli.engine.callbacks``)."""
+
+
+@hookspec
 def posecli_register_commands(app: Any) -> None:
     """Add commands to the ``posecli`` command line; ``app`` is a ``typer.Typer``."""
 
@@ -112,6 +125,8 @@ REGISTER_HOOKS: dict[str, str] = {
     "posecli_register_converters": "converters",
     "posecli_register_skeletons": "skeletons",
     "posecli_register_detectors": "detectors",
+    "posecli_register_metrics": "metrics",
+    "posecli_register_callbacks": "callbacks",
 }
 
 COMMANDS_HOOK = "posecli_register_commands"

@@ -39,6 +39,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "posecli.builtins.data",
     "posecli.builtins.inference",
     "posecli.builtins.engine",
+    "posecli.builtins.evaluation",
     "posecli.builtins.predict",
     "posecli.builtins.export",
     "posecli.builtins.commands",

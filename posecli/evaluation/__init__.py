@@ -9,6 +9,7 @@ Recipe tables (``[[eval.metrics]]``) name a metric and its arguments::
     {name = "coco_ap", ann_file = "..."}        → coco/AP, coco/AP .5, ... coco/AR (L)
 
 MMPose class names (``PCKAccuracy``, ``AUC``, ``EPE``, ``NME``, ``CocoMetric``) are aliases.
+Metrics are a plugin kind (``posecli_register_metrics``; ``posecli list metrics``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from posecli.errors import BuildError
+from posecli.errors import BuildError, UnknownNameError
 from posecli.evaluation.coco import coco_ap, oks, oks_nms, rescore
 from posecli.evaluation.keypoints import auc, epe, nme, pck
 from posecli.evaluation.metrics import AUC, EPE, NME, PCK, CocoAP, Metric
@@ -25,7 +26,6 @@ from posecli.registry import check_kwargs
 __all__ = [
     "AUC",
     "EPE",
-    "METRICS",
     "NME",
     "PCK",
     "CocoAP",
@@ -39,62 +39,39 @@ __all__ = [
     "oks",
     "oks_nms",
     "pck",
+    "reported_names",
     "rescore",
 ]
-
-#: Metric name → class (metrics are not a plugin kind).
-METRICS: dict[str, type[Metric]] = {
-    "pck": PCK,
-    "auc": AUC,
-    "epe": EPE,
-    "nme": NME,
-    "coco_ap": CocoAP,
-}
-_ALIASES = {
-    "pckaccuracy": "pck",
-    "pck_accuracy": "pck",
-    "cocometric": "coco_ap",
-    "coco": "coco_ap",
-}
-
-
-def _skeleton_value(skeleton: Any, key: str) -> Any:
-    if skeleton is None:
-        return None
-    if isinstance(skeleton, Mapping):
-        return skeleton.get(key)
-    return getattr(skeleton, key, None)
-
 
 def build_metric(
     table: Mapping[str, Any], skeleton: Any = None, *, path: str = "eval.metrics"
 ) -> Metric:
-    """Build one metric from ``{name = ..., **arguments}``.
+    """Build one metric from ``{name = ..., **arguments}`` through the ``metrics`` registry.
 
-    The skeleton (an object or mapping with ``sigmas`` and ``name``) supplies COCO's OKS sigmas
-    and NME's dataset preset unless the table gives them.
+    The skeleton (an object or mapping with ``sigmas`` and ``name``) supplies arguments the
+    metric asks of it (:meth:`Metric.skeleton_defaults`: COCO's OKS sigmas, NME's dataset
+    preset) unless the table gives them.
     """
+    from posecli.plugins import registry
+
     if "name" not in table:
-        raise BuildError(f"{path}: missing key 'name' (one of {', '.join(METRICS)})")
-    raw = str(table["name"])
-    key = _ALIASES.get(raw.lower(), raw.lower())
-    if key not in METRICS:
-        raise BuildError(f"{path}: unknown metric {raw!r} (one of {', '.join(METRICS)})")
-    cls = METRICS[key]
-    kwargs = {k: v for k, v in table.items() if k != "name"}
-    if cls is CocoAP and "sigmas" not in kwargs:
-        sigmas = _skeleton_value(skeleton, "sigmas")
-        if sigmas is not None and len(sigmas) > 0:
-            kwargs["sigmas"] = list(sigmas)
-    if cls is NME and "keypoint_indices" not in kwargs and "dataset" not in kwargs:
-        name = _skeleton_value(skeleton, "name")
-        if kwargs.get("norm_mode", "keypoint_distance") == "keypoint_distance" and name:
-            kwargs["dataset"] = str(name)
-    check_kwargs(cls, kwargs, path=path, what=f"metric {key!r}")
+        raise BuildError(f"{path}: missing key 'name' (see posecli list metrics)")
     try:
-        return cls(**kwargs)
+        entry = registry("metrics").get(str(table["name"]))
+    except UnknownNameError as exc:
+        raise BuildError(f"{path}.name: {exc}") from None
+    kwargs = {k: v for k, v in table.items() if k != "name"}
+    factory = entry.factory
+    if isinstance(factory, type) and issubclass(factory, Metric):
+        kwargs.update(factory.skeleton_defaults(skeleton, kwargs))
+    check_kwargs(factory, kwargs, path=path, what=f"metric {entry.name!r}")
+    try:
+        metric = factory(**kwargs)
     except (TypeError, ValueError) as exc:
         raise BuildError(f"{path}: {exc}") from exc
+    if not isinstance(metric, Metric):
+        raise BuildError(f"{path}: metric {entry.name!r} did not build a posecli Metric")
+    return metric
 
 
 def build_metrics(tables: Iterable[Any], skeleton: Any = None) -> list[Metric]:
@@ -104,3 +81,8 @@ def build_metrics(tables: Iterable[Any], skeleton: Any = None) -> list[Metric]:
         data = table.as_dict() if hasattr(table, "as_dict") else dict(table)
         metrics.append(build_metric(data, skeleton, path=f"eval.metrics[{i}]"))
     return metrics
+
+
+def reported_names(metrics: Iterable[Metric]) -> list[str]:
+    """Every value name the given metrics will report, in order."""
+    return [name for metric in metrics for name in metric.reported_names()]

@@ -41,18 +41,40 @@ def _get(meta: Arrays, key: str, metric: str) -> np.ndarray:
     return np.asarray(value)
 
 
+def _skeleton_value(skeleton: Any, key: str) -> Any:
+    if skeleton is None:
+        return None
+    if isinstance(skeleton, Mapping):
+        return skeleton.get(key)
+    return getattr(skeleton, key, None)
+
+
 def _pred_scores(pred: Arrays, metric: str) -> np.ndarray:
     key = "scores" if "scores" in pred else "keypoint_scores"
     return _get(pred, key, metric)
 
 
 class Metric(abc.ABC):
-    """Base class: accumulate per-batch numpy results, compute named floats at the end."""
+    """Base class: accumulate per-batch numpy results, compute named floats at the end.
+
+    A metric registered through ``posecli_register_metrics`` declares what it reports
+    (:meth:`reported_names`) so that ``train.save_best`` and ``early_stopping.monitor`` are
+    checked when the recipe is, before any work starts.
+    """
 
     name: ClassVar[str] = "metric"
 
     def __init__(self) -> None:
         self.results: list[dict[str, np.ndarray]] = []
+
+    @abc.abstractmethod
+    def reported_names(self) -> list[str]:
+        """The keys :meth:`compute` returns, for this metric's arguments."""
+
+    @classmethod
+    def skeleton_defaults(cls, skeleton: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """Arguments taken from the recipe's skeleton unless the recipe gives them."""
+        return {}
 
     def reset(self) -> None:
         """Forget everything processed so far."""
@@ -120,6 +142,13 @@ class PCK(Metric):
         self.single_thr = isinstance(thr, int | float)
         self.torso_indices = tuple(torso_indices)
 
+    def reported_names(self) -> list[str]:
+        return [
+            self._NAMES[item] if self.single_thr else f"{self._NAMES[item]}@{thr:g}"
+            for item in self.norms
+            for thr in self.thrs
+        ]
+
     def _extract(self, predictions: Arrays, batch_meta: Arrays) -> dict[str, np.ndarray]:
         out = self._base(predictions, batch_meta)
         for item in self.norms:
@@ -153,6 +182,9 @@ class AUC(Metric):
         self.norm_factor = float(norm_factor)
         self.num_thrs = int(num_thrs)
 
+    def reported_names(self) -> list[str]:
+        return ["AUC"]
+
     def _extract(self, predictions: Arrays, batch_meta: Arrays) -> dict[str, np.ndarray]:
         return self._base(predictions, batch_meta)
 
@@ -165,6 +197,9 @@ class EPE(Metric):
     """End-point error (``EPE``): mean pixel distance over visible keypoints."""
 
     name = "epe"
+
+    def reported_names(self) -> list[str]:
+        return ["EPE"]
 
     def _extract(self, predictions: Arrays, batch_meta: Arrays) -> dict[str, np.ndarray]:
         return self._base(predictions, batch_meta)
@@ -210,6 +245,17 @@ class NME(Metric):
             keypoint_indices = _kp.NME_KEYPOINT_INDICES[key]
         self.keypoint_indices = tuple(keypoint_indices) if keypoint_indices is not None else None
 
+    def reported_names(self) -> list[str]:
+        return ["NME"]
+
+    @classmethod
+    def skeleton_defaults(cls, skeleton: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        name = _skeleton_value(skeleton, "name")
+        keypoint_mode = arguments.get("norm_mode", "keypoint_distance") == "keypoint_distance"
+        if keypoint_mode and name and not {"keypoint_indices", "dataset"} & set(arguments):
+            return {"dataset": str(name)}
+        return {}
+
     def _extract(self, predictions: Arrays, batch_meta: Arrays) -> dict[str, np.ndarray]:
         out = self._base(predictions, batch_meta)
         if self.norm_mode == "keypoint_distance":
@@ -254,6 +300,16 @@ class CocoAP(Metric):
         self.score_mode = score_mode
         self.nms_thr = nms_thr or None
         self.coco_results: list[dict[str, Any]] = []
+
+    def reported_names(self) -> list[str]:
+        return list(_coco.COCO_METRIC_NAMES)
+
+    @classmethod
+    def skeleton_defaults(cls, skeleton: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        sigmas = _skeleton_value(skeleton, "sigmas")
+        if "sigmas" not in arguments and sigmas is not None and len(sigmas) > 0:
+            return {"sigmas": list(sigmas)}
+        return {}
 
     def _extract(self, predictions: Arrays, batch_meta: Arrays) -> dict[str, np.ndarray]:
         kps = _get(predictions, "keypoints", self.name).astype(np.float64)

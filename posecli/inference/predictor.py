@@ -64,17 +64,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
-def _recipes_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "recipes"
-
-
 def _zoo_recipe(name: str) -> Path:
-    """The recipe file of a zoo model name (``rtmpose-m`` → ``recipes/coco/rtmpose-m.toml``)."""
-    for base in (_recipes_dir(), Path.cwd() / "recipes"):
-        path = base / "coco" / f"{name}.toml"
-        if path.is_file():
-            return path
-    raise CheckpointError(f"mmpose://{name}: no recipe recipes/coco/{name}.toml to build it from")
+    """The shipped recipe of a zoo model name (``rtmpose-m`` → ``posecli/recipes/coco/rtmpose-m.toml``)."""
+    from posecli.recipe.loader import SHIPPED_RECIPES
+
+    path = SHIPPED_RECIPES / "coco" / f"{name}.toml"
+    if path.is_file():
+        return path
+    raise CheckpointError(f"mmpose://{name}: no shipped recipe coco/{name}.toml to build it from")
 
 
 def load_pose_model(spec: str | Path) -> tuple[PoseModel, Any, Any]:

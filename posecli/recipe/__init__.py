@@ -9,6 +9,8 @@ from posecli.recipe.loader import (
     recipe_from_toml,
     recipe_to_dict,
     recipe_to_toml,
+    resolve_recipe_path,
+    shipped_recipes,
     validate_recipe,
 )
 from posecli.recipe.schema import Component, Recipe
@@ -24,5 +26,7 @@ __all__ = [
     "recipe_from_toml",
     "recipe_to_dict",
     "recipe_to_toml",
+    "resolve_recipe_path",
+    "shipped_recipes",
     "validate_recipe",
 ]

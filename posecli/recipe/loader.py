@@ -64,13 +64,40 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
+#: The recipes shipped inside the package (``posecli/recipes``; in every wheel).
+SHIPPED_RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+def shipped_recipes() -> list[str]:
+    """Names of the shipped recipes relative to :data:`SHIPPED_RECIPES` (``coco/rtmpose-m.toml``)."""
+    return sorted(p.relative_to(SHIPPED_RECIPES).as_posix() for p in SHIPPED_RECIPES.rglob("*.toml"))
+
+
+def resolve_recipe_path(path: str | Path) -> Path:
+    """A recipe file: the path as given if it exists, else a shipped recipe of that name.
+
+    ``coco/rtmpose-m.toml``, ``rtmpose.toml`` and ``recipes/rtmpose.toml`` resolve from any
+    directory after a wheel install. A missing file is returned unchanged (the reader names it).
+    """
+    given = Path(path)
+    if given.is_file():
+        return given
+    parts = given.parts
+    names = [given] + ([Path(*parts[1:])] if len(parts) > 1 and parts[0] == "recipes" else [])
+    for name in names:
+        if not name.is_absolute() and (SHIPPED_RECIPES / name).is_file():
+            return SHIPPED_RECIPES / name
+    return given
+
+
 def _find_base(name: str, child: Path) -> Path:
-    """Resolve ``extends``: beside the child, then under any enclosing ``recipes/`` folder."""
+    """Resolve ``extends``: beside the child, under any enclosing ``recipes/`` folder, then
+    among the shipped recipes."""
     candidates = [child.parent / name]
     for parent in child.resolve().parents:
         if parent.name == "recipes":
             candidates.append(parent / name)
-    candidates.append(Path.cwd() / "recipes" / name)
+    candidates.append(SHIPPED_RECIPES / name)
     for candidate in candidates:
         if candidate.is_file():
             return candidate
@@ -189,7 +216,7 @@ def validate_recipe(data: dict[str, Any], source: str = "<recipe>") -> Recipe:
 
 def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
     """Load, merge, override and validate the recipe at ``path``."""
-    path = Path(path)
+    path = resolve_recipe_path(path)
     data = apply_overrides(load_recipe_dict(path), list(overrides))
     data.setdefault("name", path.stem)
     return validate_recipe(data, str(path))

@@ -1,0 +1,26 @@
+"""Built-in evaluation metrics, registered through ``posecli_register_metrics``."""
+
+from __future__ import annotations
+
+from posecli.hookspecs import RegisterCallback, hookimpl
+
+_METRICS = "posecli.evaluation.metrics"
+
+
+@hookimpl
+def posecli_register_metrics(register: RegisterCallback) -> None:
+    register(
+        "pck",
+        f"{_METRICS}:PCK",
+        aliases=("PCKAccuracy", "pck_accuracy"),
+        help="PCK@thr with a bbox, head (PCKh), torso (tPCK) or image normaliser",
+    )
+    register("auc", f"{_METRICS}:AUC", aliases=("AUC",), help="area under the PCK curve")
+    register("epe", f"{_METRICS}:EPE", aliases=("EPE",), help="end-point error in pixels")
+    register("nme", f"{_METRICS}:NME", aliases=("NME",), help="normalised mean error (faces, hands)")
+    register(
+        "coco_ap",
+        f"{_METRICS}:CocoAP",
+        aliases=("CocoMetric", "coco"),
+        help="COCO keypoint AP/AR through pycocotools (coco/AP, coco/AR, ...)",
+    )
