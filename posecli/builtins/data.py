@@ -11,24 +11,59 @@ from typing import Any
 from posecli.hookspecs import RegisterCallback, hookimpl
 
 _SKELETONS: tuple[tuple[str, str], ...] = (
+    ("aflw", "AFLW face landmarks (19)"),
     ("aic", "AI Challenger human keypoints (14)"),
+    ("ak", "Animal Kingdom (23)"),
     ("animalpose", "Animal-Pose (20)"),
     ("ap10k", "AP-10K animal pose (17)"),
+    ("atrw", "ATRW Amur tiger (15)"),
     ("coco", "COCO person keypoints (17)"),
-    ("coco_wholebody", "COCO-WholeBody (133)"),
+    ("coco_wholebody", "COCO-WholeBody (133: body 17, feet 6, face 68, hands 2x21)"),
+    ("coco_wholebody_face", "COCO-WholeBody face (68)"),
+    ("coco_wholebody_hand", "COCO-WholeBody hand (21)"),
+    ("cofw", "COFW face landmarks (29)"),
     ("crowdpose", "CrowdPose (14)"),
+    ("deepfashion2", "DeepFashion2 clothes landmarks (294, 13 categories)"),
+    ("deepfashion_full", "DeepFashion FLD full-body clothes (8)"),
+    ("deepfashion_lower", "DeepFashion FLD lower-body clothes (4)"),
+    ("deepfashion_upper", "DeepFashion FLD upper-body clothes (6)"),
+    ("exlpose", "ExLPose low-light body (14, CrowdPose order)"),
+    ("face_300vw", "300-VW face landmarks in video (68)"),
     ("face_300w", "300W face landmarks (68)"),
-    ("halpe", "Halpe full body (136)"),
-    ("macaque", "MacaquePose (17, COCO-style)"),
-    ("mirror_mouse", "Mirror mouse example: 17 keypoints, top and mirrored bottom view"),
+    ("face_300wlp", "300W-LP face landmarks (68)"),
+    ("fly", "Vinegar fly (32)"),
+    ("freihand", "FreiHAND hand (21)"),
+    ("halpe", "Halpe full body (136: body 26, face 68, hands 2x21)"),
+    ("horse10", "Horse-10 (22)"),
+    ("humanart", "Human-Art (17, COCO keypoints)"),
+    ("humanart21", "Human-Art 21 keypoints (COCO 17 + 4 feet)"),
+    ("interhand2d", "InterHand2.6M one hand (21)"),
+    ("interhand2d_double", "InterHand2.6M two hands (42: right 21, then left 21)"),
+    ("jhmdb", "J-HMDB (15)"),
+    ("lapa", "LaPa face landmarks (106)"),
+    ("locust", "Desert locust (35)"),
+    ("macaque", "MacaquePose (COCO-style keypoints, 17)"),
+    ("mhp", "Multi-Human Parsing pose (16, MPII order)"),
+    (
+        "mirror_mouse",
+        "Mirror mouse (lightning-pose example): 17 keypoints, top view and mirrored bottom view",
+    ),
     ("mpii", "MPII Human Pose (16)"),
-    ("ochuman", "OCHuman (17, COCO keypoints)"),
+    ("mpii_trb", "MPII-TRB: 14 joints and 26 contour points (40)"),
+    ("ochuman", "OCHuman (COCO keypoints, 17)"),
     ("onehand10k", "OneHand10K hand (21)"),
+    ("panoptic_hand2d", "CMU Panoptic hand (21)"),
+    ("posetrack18", "PoseTrack18 (17, COCO order)"),
+    ("rhd", "Rendered Handpose Dataset hand (21)"),
+    ("ubody2d", "UBody 2D whole body (133, COCO-WholeBody order)"),
     ("wflw", "WFLW face landmarks (98)"),
+    ("zebra", "Grévy's zebra (9)"),
 )
 
 _SKELETON_ALIASES = {
     "face_300w": ("300w", "300W"),
+    "face_300wlp": ("300wlp",),
+    "face_300vw": ("300vw",),
     "wflw": ("WFLW",),
     "coco_wholebody": ("wholebody",),
 }
@@ -145,9 +180,15 @@ def posecli_register_skeletons(register: RegisterCallback) -> None:
 
 @hookimpl
 def posecli_register_datasets(register: RegisterCallback) -> None:
-    """Register the dataset formats."""
+    """Register the dataset formats (the catalogued MMPose formats too)."""
+    from posecli.data.converters.catalog import CATALOG
+
     for name, attr, aliases, text in _DATASETS:
         register(name, f"posecli.data.datasets.formats:{attr}", aliases=aliases, help=text)
+    for name, entry in CATALOG.items():
+        register(
+            name, f"posecli.data.datasets.catalog:{name}", aliases=(entry.mmpose,), help=entry.help
+        )
 
 
 @hookimpl
@@ -160,8 +201,15 @@ def posecli_register_transforms(register: RegisterCallback) -> None:
 @hookimpl
 def posecli_register_converters(register: RegisterCallback) -> None:
     """Register the dataset formats ``convert-dataset`` reads and writes."""
+    from posecli.data.converters.catalog import CATALOG
+
     for name, text in _CONVERTERS:
         register(name, f"posecli.data.converters:{name}_format", help=text)
+    for name, entry in CATALOG.items():
+        mode = "read, write" if entry.layout is not None and entry.layout.writable else "read"
+        register(
+            name, f"posecli.data.converters.catalog:{name}_format", help=f"{entry.help} ({mode})"
+        )
 
 
 @hookimpl

@@ -54,6 +54,11 @@ class PoseAnnotations:
         area: (M,) float64, NaN when missing; score: (M,) float32 (1 for ground truth);
         track_id: (M,) int64, -1 when untracked.
         categories: COCO categories to write back (``id``, ``name``...).
+        extras: per-instance columns some formats carry, each with M rows (``center (M, 2)``
+            and ``scale (M,)`` of MMPose's centre/scale boxes, NME/PCK normalisers
+            ``box_size (M,)``, ``head_size (M,)``...).
+        clip_boxes: clip boxes to the image when building samples (False for formats whose
+            boxes come from a centre and scale, which MMPose uses unclipped).
     """
 
     skeleton: Skeleton
@@ -72,6 +77,8 @@ class PoseAnnotations:
     track_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     track_names: list[str] = field(default_factory=list)
     categories: list[dict] = field(default_factory=list)
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+    clip_boxes: bool = True
 
     @property
     def num_instances(self) -> int:
@@ -133,6 +140,7 @@ class PoseAnnotations:
             area=self.area[mask],
             score=self.score[mask],
             track_id=self.track_id[mask],
+            extras={k: v[mask] for k, v in self.extras.items()},
         )
 
     def with_boxes_from_keypoints(self, *, overwrite: bool = False, pad: float = 0.0) -> None:

@@ -29,6 +29,9 @@ key                          shape / type         meaning
 ``upper_body_ids``           list[int]            keypoints of the upper body (half-body aug)
 ``lower_body_ids``           list[int]            keypoints of the lower body
 ``dataset_keypoint_weights`` (K,) float32         skeleton joint weights
+``head_size`` / ``box_size`` float                normaliser of PCKh / NME, where the format
+                                                  has one (Panoptic hands, MPII; AFLW)
+``hand_type``                float                InterHand2.6M: right 0, left 1, both 2
 ============================ ==================== ==========================================
 
 Added by transforms:
@@ -103,6 +106,9 @@ META_KEYS: tuple[str, ...] = (
     "flip_indices",
     "num_keypoints",
     "iscrowd",
+    "head_size",
+    "box_size",
+    "hand_type",
 )
 
 __all__ = ["IMAGE_TARGET_KEYS", "INSTANCE_KEYS", "META_KEYS"]

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from posecli.plugins import PluginManager
+from tests.data_pipeline.mmpose_fixtures import BY_FORMAT as MMPOSE_FIXTURES
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
@@ -29,6 +30,10 @@ SAMPLES: dict[str, tuple[Path, int, int]] = {
     "crowdpose": (DATA / "mmpose-annotations" / "test_crowdpose.json", 4, 14),  # 1 of 5 empty
     "aic": (DATA / "mmpose-annotations" / "test_aic.json", 9, 14),
 }
+# MMPose's fixtures of every catalogued format (training-split samples, keypoints)
+SAMPLES.update(
+    {n: (f.ann_path, f.train, f.keypoints) for n, f in MMPOSE_FIXTURES.items() if n not in SAMPLES}
+)
 
 
 @pytest.mark.parametrize(("kind", "name"), ALL, ids=[f"{k}:{n}" for k, n in ALL])

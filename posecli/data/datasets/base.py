@@ -3,7 +3,8 @@
 Top-down mode yields one sample per instance, bottom-up one per image (all its instances).
 Training (``test_mode=False``) drops crowd instances, instances with no labelled keypoint and
 empty boxes (reference §2). Boxes are clipped to the image: ``x1 = clip(x, 0, W-1)``,
-``x2 = clip(x+w, 0, W-1)`` (same for y); a missing area becomes ``max(box area · 0.53, 1)``.
+``x2 = clip(x+w, 0, W-1)`` (same for y), except for formats whose boxes MMPose uses unclipped
+(``PoseAnnotations.clip_boxes``: centre/scale and whole-image boxes); a missing area becomes ``max(box area · 0.53, 1)``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from posecli.data.metainfo import Skeleton
 from posecli.errors import DataError
 
 SPLITS = ("train", "val", "all")
+
+#: Per-instance extra columns handed to samples (normalisers of PCKh / NME, hand types).
+SAMPLE_EXTRAS = frozenset({"head_size", "box_size", "hand_type"})
 
 
 def split_images(
@@ -131,15 +135,16 @@ class PoseDataset:
         wh = np.array([[r.width, r.height] for r in ann.images], np.float64).reshape(-1, 2)[
             ann.image_index
         ]
-        known = (wh > 0).all(axis=1)
+        known = (wh > 0).all(axis=1) & ann.clip_boxes
         wmax = np.where(known, wh[:, 0] - 1, np.inf)
         hmax = np.where(known, wh[:, 1] - 1, np.inf)
+        lo = np.where(known, 0.0, -np.inf)
         self.xyxy = np.stack(
             [
-                np.clip(x1, 0, wmax),
-                np.clip(y1, 0, hmax),
-                np.clip(x2, 0, wmax),
-                np.clip(y2, 0, hmax),
+                np.clip(x1, lo, wmax),
+                np.clip(y1, lo, hmax),
+                np.clip(x2, lo, wmax),
+                np.clip(y2, lo, hmax),
             ],
             axis=1,
         ).astype(np.float32)
@@ -208,6 +213,9 @@ class PoseDataset:
             iscrowd=ann.iscrowd[inst].astype(np.int64),
             track_id=ann.track_id[inst].copy(),
         )
+        for key, col in ann.extras.items():
+            if key in SAMPLE_EXTRAS:
+                s[key] = col[inst[0]] if not bottom_up else col[inst].copy()
         return s
 
     def _det_sample(self, img_i: int, box: list[float], score: float, index: int) -> dict[str, Any]:
