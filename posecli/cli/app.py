@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from posecli import __version__
-from posecli.errors import PoseCliError
+from posecli.errors import PoseCliError, one_line
 
 PANEL_DATA = "Data"
 PANEL_TRAINING = "Training"
@@ -40,33 +40,59 @@ def quiet_enabled() -> bool:
 
 
 def error_line(exc: BaseException) -> str:
-    """The one-line message shown for ``exc``."""
-    if isinstance(exc, PoseCliError):
-        text = str(exc)
-    elif isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
-        text = f"{exc.strerror or type(exc).__name__}: {exc.filename}"
-    else:
-        text = f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
-    return " ".join(text.split())
+    """The one-line message shown for ``exc`` (see :func:`posecli.errors.one_line`)."""
+    return one_line(exc)
+
+
+def interrupted_line() -> str:
+    """The line printed on Ctrl-C: what the command kept (if it said), else that it stopped."""
+    from posecli.outputs import interrupt_note
+
+    note = interrupt_note()
+    return f"Interrupted: {note}" if note else "Interrupted."
 
 
 class PoseCliGroup(TyperGroup):
-    """Top-level group turning exceptions into one-line errors with exit code 1."""
+    """Top-level group: exceptions become one line on stderr (exit 1, usage errors 2),
+    Ctrl-C one line on what was kept (exit 130)."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
+        except KeyboardInterrupt:
+            if debug_enabled():
+                raise
+            typer.echo(interrupted_line(), err=True)
+            raise typer.Exit(130) from None
         except Exception as exc:  # Click's own usage errors derive from ClickException
             if _is_click_exception(exc) or debug_enabled():
                 raise
             typer.echo(f"Error: {error_line(exc)}", err=True)
-            raise typer.Exit(1) from None
+            code = exc.exit_code if isinstance(exc, PoseCliError) else 1
+            raise typer.Exit(code) from None
 
 
 def _is_click_exception(exc: BaseException) -> bool:
     return any(cls.__name__ == "ClickException" for cls in type(exc).__mro__)
+
+
+def _one_line_warnings() -> None:
+    """Warnings print as ``Warning: message`` (one line, no source line); OpenCV and FFmpeg
+    keep their own log lines out of stderr."""
+    import warnings
+
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+    def show(
+        message: Any, category: Any, filename: Any, lineno: Any, file: Any = None, line: Any = None
+    ) -> None:
+        text = " ".join(str(message).split())
+        print(f"Warning: {text}", file=file or sys.stderr)
+
+    warnings.showwarning = show  # type: ignore[assignment]
 
 
 def _version_callback(value: bool) -> None:
@@ -118,11 +144,13 @@ def create_app() -> typer.Typer:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     _state["debug"] = "--debug" in (argv if argv is not None else sys.argv[1:])
+    _one_line_warnings()
     try:
         app = create_app()
+        command = typer.main.get_command(app)
     except Exception as exc:
         if debug_enabled():
             raise
         typer.echo(f"Error: {error_line(exc)}", err=True)
         raise SystemExit(1) from None
-    app(args=argv, prog_name="posecli")
+    command.main(args=argv, prog_name="posecli")

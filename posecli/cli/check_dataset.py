@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from posecli.cli.options import FromOption, ImagesOption, JsonOption, SkeletonOption
 from posecli.cli.output import print_json, stdout_console
 
 
@@ -17,24 +18,16 @@ def check_dataset_command(
             help="Dataset file (COCO/MPII JSON, DeepLabCut CSV/H5, SLEAP .slp, YOLO data.yaml)."
         ),
     ],
-    fmt: Annotated[
-        str,
-        typer.Option(
-            "--format", "-f", help="Format: coco, dlc, sleap, yolo, mpii, crowdpose, aic."
-        ),
-    ],
-    images: Annotated[
-        Path | None, typer.Option("--images", help="Image folder (default: beside the file).")
-    ] = None,
-    skeleton: Annotated[
-        str | None, typer.Option("--skeleton", help="Skeleton name or TOML file.")
-    ] = None,
+    fmt: FromOption = None,
+    images: ImagesOption = None,
+    skeleton: SkeletonOption = None,
     no_decode: Annotated[
-        bool, typer.Option("--no-decode", help="Only check that images exist; do not decode them.")
+        bool,
+        typer.Option(
+            "--no-decode-images", help="Only check that images exist; do not decode them."
+        ),
     ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the report as one JSON document.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check images, keypoints, visibility, boxes, ids and the skeleton of a dataset."""
     from posecli.data.check import check_dataset

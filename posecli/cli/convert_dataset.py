@@ -8,6 +8,13 @@ from typing import Annotated
 
 import typer
 
+from posecli.cli.options import (
+    ForceOption,
+    FromOption,
+    JsonOption,
+    SkeletonOption,
+    option,
+)
 from posecli.cli.output import print_json, stdout_console
 
 
@@ -15,65 +22,56 @@ def convert_dataset_command(
     src: Annotated[
         Path,
         typer.Argument(
-            help="Source file: COCO/CrowdPose/AIC/MPII JSON, DeepLabCut CSV/H5, SLEAP .slp or YOLO data.yaml."
+            help="Source file: COCO/CrowdPose/AIC/MPII JSON, DeepLabCut CSV/H5, SLEAP .slp or "
+            "YOLO data.yaml."
         ),
     ],
-    from_format: Annotated[
-        str,
-        typer.Option("--from", help="Source format: coco, dlc, sleap, yolo, mpii, crowdpose, aic."),
-    ],
-    to_format: Annotated[str, typer.Option("--to", help="Output format: coco, yolo or dlc.")],
+    to_format: Annotated[str, option("--to", detail="coco, yolo or dlc.")],
     out: Annotated[
-        Path,
-        typer.Option("--out", "-o", help="Output file (coco: .json, dlc: .csv) or folder (yolo)."),
+        Path, option("--out", detail="coco: a .json file, dlc: a .csv file, yolo: a folder.")
     ],
+    from_format: FromOption = None,
     images: Annotated[
         Path | None,
+        option("--images", detail="SLEAP: the folder to extract video frames into."),
+    ] = None,
+    skeleton: SkeletonOption = None,
+    val_fraction: Annotated[
+        float | None,
         typer.Option(
-            "--images",
-            help="Image folder of the source (SLEAP: folder to extract video frames into).",
+            "--val-fraction",
+            help="Also split: this fraction of the images (random, seeded) goes to a val output.",
         ),
     ] = None,
-    skeleton: Annotated[
+    seed: Annotated[int, option("--seed", detail="Of the --val-fraction draw.")] = 0,
+    bbox_from: Annotated[
         str | None,
         typer.Option(
-            "--skeleton",
-            help="Skeleton name or TOML file (default: from the data, or inferred with a warning).",
+            "--bbox-from",
+            help="DeepLabCut boxes: keypoints (their extent, default) or image (whole frame).",
         ),
     ] = None,
-    split: Annotated[
-        str | None,
-        typer.Option(
-            "--split", help="Write train/val outputs, e.g. val=0.1 (random images, seeded)."
-        ),
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the --split draw.")] = 0,
-    bbox: Annotated[
-        str | None,
-        typer.Option(
-            "--bbox", help="DeepLabCut boxes: keypoints (extent, default) or image (whole frame)."
-        ),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the summary as one JSON document.")
-    ] = False,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Convert a dataset between formats (COCO area and num_keypoints are computed when missing)."""
     from posecli.data.converters import convert_dataset
+    from posecli.data.validate import detect_format
 
-    summary = convert_dataset(
-        src,
-        from_format,
-        to_format,
-        out,
-        images=images,
-        skeleton=skeleton,
-        split=split,
-        seed=seed,
-        force=force,
-        bbox=bbox,
-    )
+    if val_fraction is not None and not 0 < val_fraction < 1:
+        raise typer.BadParameter("must be between 0 and 1 (exclusive)", param_hint="--val-fraction")
+    from_format = from_format or detect_format(src)
+    split = f"val={val_fraction}" if val_fraction is not None else None
+    kwargs = dict(images=images, skeleton=skeleton, split=split, seed=seed, bbox=bbox_from)
+    if to_format.lower() == "yolo":  # a folder: the ownership rule, replaced whole with --force
+        from posecli.outputs import output_folder
+
+        with output_folder(out, force=force) as folder:
+            summary = convert_dataset(src, from_format, "yolo", folder, force=True, **kwargs)
+        if folder != out:
+            _relocate(summary, folder, out)
+    else:
+        summary = convert_dataset(src, from_format, to_format, out, force=force, **kwargs)
     if as_json:
         print_json(summary)
         return
@@ -85,9 +83,19 @@ def convert_dataset_command(
         for k in summary["images"]
     )
     con.print(
-        f"{summary['from']} → {summary['to']} ({summary['skeleton']}, {summary['num_keypoints']} keypoints): {parts}"
+        f"{summary['from']} → {summary['to']} ({summary['skeleton']}, "
+        f"{summary['num_keypoints']} keypoints): {parts}"
     )
     if summary["frames_extracted"]:
         con.print(f"extracted {summary['frames_extracted']} video frames")
     for path in summary["written"]:
         con.print(f"wrote {path}")
+
+
+def _relocate(summary: dict, staging: Path, out: Path) -> None:
+    """After the swap: paths in the summary and the YOLO ``path:`` line name ``out``."""
+    summary["written"] = [p.replace(str(staging), str(out), 1) for p in summary["written"]]
+    yaml_path = out / "data.yaml"
+    if yaml_path.is_file():
+        text = yaml_path.read_text()
+        yaml_path.write_text(text.replace(str(staging.resolve()), str(out.resolve())))

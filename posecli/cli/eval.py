@@ -7,41 +7,43 @@ from typing import Annotated
 
 import typer
 
-from posecli.cli.recipe import SetOption
+from posecli.cli.options import (
+    DeviceOption,
+    FlipTestOption,
+    ForceOption,
+    FromOption,
+    SetOption,
+    option,
+)
 
 
 def eval_command(
     checkpoint: Annotated[Path, typer.Argument(help="A posecli checkpoint (best.pt, last.pt).")],
-    split: Annotated[
-        str, typer.Option("--split", help="Recipe split to evaluate: val, test or train.")
-    ] = "val",
+    split: Annotated[str, option("--split", detail="Default: val.")] = "val",
     data: Annotated[
         Path | None,
         typer.Option(
             "--data",
-            help="Annotation file to evaluate instead of the split's own (COCO JSON, DLC CSV/H5, "
-            "SLEAP .slp...).",
+            help="Annotation file to evaluate instead of the split's own, in any format "
+            "(COCO JSON, DLC CSV/H5, SLEAP .slp, YOLO data.yaml...); keypoints are matched to "
+            "the checkpoint's by name.",
         ),
     ] = None,
+    data_format: FromOption = None,
     bbox_file: Annotated[
-        Path | None,
-        typer.Option("--bbox-file", help="COCO detection results to use instead of GT boxes."),
+        Path | None, option("--bbox-file", detail="Used instead of the ground-truth boxes.")
     ] = None,
-    flip: Annotated[
-        bool | None,
-        typer.Option("--flip/--no-flip", help="Flip test (default: as the recipe says)."),
-    ] = None,
+    flip_test: FlipTestOption = None,
     overrides: SetOption = None,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
-    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one flat JSON object of metrics.")
-    ] = False,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Write the predictions as a COCO results JSON file."),
+    device: DeviceOption = "auto",
+    batch_size: Annotated[
+        int | None, option("--batch-size", detail="Default: the split's.", min=1)
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
+    as_json: Annotated[bool, option("--json", detail="One flat object of metrics.")] = False,
+    out: Annotated[
+        Path | None, option("--out", detail="The predictions as a COCO results JSON file.")
+    ] = None,
+    force: ForceOption = False,
 ) -> None:
     """Evaluate a checkpoint: COCO AP, PCK, AUC, EPE, NME as the recipe's eval.metrics say."""
     from rich.table import Table
@@ -49,12 +51,17 @@ def eval_command(
     from posecli.cli.output import print_json, stdout_console
     from posecli.engine.evaluation_run import evaluate_checkpoint
 
+    if data_format is not None and data is None:
+        raise typer.BadParameter(
+            "needs --data (the file whose format it names)", param_hint="--from"
+        )
     values = evaluate_checkpoint(
         checkpoint,
         split=split,
         data=data,
+        data_format=data_format,
         bbox_file=bbox_file,
-        flip_test=flip,
+        flip_test=flip_test,
         overrides=list(overrides or []),
         device=device,
         batch_size=batch_size,

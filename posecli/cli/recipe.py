@@ -7,39 +7,32 @@ from typing import Annotated
 
 import typer
 
+from posecli.cli.options import JsonOption, SetOption
 from posecli.cli.output import print_json
 
 recipe_app = typer.Typer(name="recipe", help="Inspect and validate recipes.", no_args_is_help=True)
-
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        "-s",
-        metavar="KEY=VALUE",
-        help="Override a recipe value (dotted key, TOML value), e.g. --set train.epochs=5. "
-        "Repeatable.",
-    ),
-]
 
 
 @recipe_app.command("show")
 def show_command(
     recipe: Annotated[Path, typer.Argument(help="Recipe TOML file.")],
     overrides: SetOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of TOML.")] = False,
+    as_json: JsonOption = False,
     no_check: Annotated[
         bool,
-        typer.Option("--no-check", help="Skip checking component names and arguments."),
+        typer.Option(
+            "--no-check",
+            help="Skip building and cross-checking the components (model, pipelines, metrics).",
+        ),
     ] = False,
 ) -> None:
     """Print the recipe after ``extends`` and ``--set`` are applied (validates it)."""
     from posecli.recipe import load_recipe, recipe_to_dict, recipe_to_toml
-    from posecli.recipe.components import check_components
+    from posecli.recipe.check import check_recipe
 
     resolved = load_recipe(recipe, overrides or [])
     if not no_check:
-        check_components(resolved, source=str(recipe))
+        check_recipe(resolved, source=str(recipe))
     if as_json:
         print_json(recipe_to_dict(resolved))
     else:

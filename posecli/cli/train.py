@@ -7,19 +7,18 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from posecli.cli.recipe import SetOption
+from posecli.cli.options import DeviceOption, SetOption, option
 
 
 def train_command(
     recipe: Annotated[Path, typer.Argument(help="Recipe TOML file, e.g. recipes/rtmpose.toml.")],
     overrides: SetOption = None,
     work_dir: Annotated[
-        Path | None,
-        typer.Option("--work-dir", "-w", help="Run directory (default: work_dirs/<recipe name>)."),
+        Path | None, option("--work-dir", detail="Default: work_dirs/<recipe name>.")
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run in --work-dir from its last.pt.")
@@ -28,8 +27,15 @@ def train_command(
         Path | None,
         typer.Option("--resume-from", help="Continue from this checkpoint (implies --resume)."),
     ] = None,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
-    seed: Annotated[int | None, typer.Option("--seed", help="Override the recipe's seed.")] = None,
+    force: Annotated[
+        bool,
+        option(
+            "--force",
+            detail="A --work-dir holding files is replaced by the new run when it ends.",
+        ),
+    ] = False,
+    device: DeviceOption = "auto",
+    seed: Annotated[int | None, option("--seed", detail="Overrides the recipe's seed.")] = None,
     nproc: Annotated[
         int,
         typer.Option(
@@ -39,22 +45,34 @@ def train_command(
 ) -> None:
     """Train a pose model from a recipe; writes checkpoints, metrics.jsonl and curves.png."""
     from posecli.cli.app import quiet_enabled
-    from posecli.engine.trainer import train
+    from posecli.engine.training_run import run_training
     from posecli.recipe import load_recipe
+    from posecli.recipe.check import check_recipe
 
     sets = list(overrides or [])
     if seed is not None:
         sets.append(f"seed={seed}")
+    resume_arg: Path | bool | None = (
+        resume_from if resume_from is not None else (True if resume else None)
+    )
+    if force and resume_arg is not None:
+        raise typer.BadParameter(
+            "cannot be combined with --resume/--resume-from", param_hint="--force"
+        )
+    resolved = load_recipe(recipe, sets)
+    check_recipe(resolved, str(recipe))  # every component built, geometry agreed: before any work
     if nproc > 1 and "LOCAL_RANK" not in os.environ:
+        _claim_for_launch(resolved, work_dir, force, resume_arg is not None)
         _relaunch_with_torchrun(nproc)
         return
-    resolved = load_recipe(recipe, sets)
-    result = train(
+    result = run_training(
         resolved,
         work_dir=work_dir,
         device=device,
-        resume=resume_from if resume_from is not None else (True if resume else None),
+        resume=resume_arg,
+        force=force,
         progress=not quiet_enabled(),
+        recipe_path=str(recipe),
     )
     if os.environ.get("RANK", "0") != "0":
         return
@@ -68,7 +86,22 @@ def train_command(
     typer.echo(f"curves: {result.work_dir / 'curves.png'}")
     if result.metrics:
         typer.echo("final metrics: " + "  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
-    typer.echo(f"time: {result.seconds:.0f} s for {result.epochs_run} epochs")
+    epochs = "epoch" if result.epochs_run == 1 else "epochs"
+    typer.echo(f"time: {result.seconds:.0f} s for {result.epochs_run} {epochs}")
+
+
+def _claim_for_launch(recipe: Any, work_dir: Path | None, force: bool, resuming: bool) -> None:
+    """Before torchrun starts the ranks: the run directory's ownership rule (with --force the
+    old folder is removed first: a multi-process run is not swapped in atomically)."""
+    from posecli.engine.training_run import default_work_dir
+    from posecli.outputs import is_empty, refusal
+
+    target = default_work_dir(recipe, work_dir)
+    if resuming or not target.exists() or is_empty(target):
+        return
+    if not force:
+        raise refusal(target, "run directory")
+    shutil.rmtree(target)
 
 
 def _relaunch_with_torchrun(nproc: int) -> None:

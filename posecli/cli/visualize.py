@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from posecli.cli.options import ForceOption, KptThrOption, SetOption, option
 from posecli.cli.output import print_json, stdout_console
 
 visualize_app = typer.Typer(
@@ -21,25 +22,16 @@ def visualize_dataset_command(
     recipe: Annotated[
         Path, typer.Argument(help="Recipe TOML whose data split and pipeline to render.")
     ],
-    split: Annotated[
-        str, typer.Option("--split", help="Split to render: train, val or test.")
-    ] = "train",
+    split: Annotated[str, option("--split", detail="Default: train.")] = "train",
     n: Annotated[int, typer.Option("--n", min=1, help="Number of samples to render.")] = 16,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the PNG files.")] = Path(
-        "vis"
-    ),
+    out: Annotated[Path, option("--out", detail="A folder for the PNG files.")] = Path("vis"),
     seed: Annotated[
         int | None,
-        typer.Option("--seed", help="Seed of the random augmentation (default: the recipe's)."),
+        option("--seed", detail="Of the random augmentation (default: the recipe's)."),
     ] = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Recipe override dotted.key=value (repeatable)."),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing images.")] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the written files as JSON.")
-    ] = False,
+    overrides: SetOption = None,
+    force: ForceOption = False,
+    as_json: Annotated[bool, option("--json", detail="The written files.")] = False,
 ) -> None:
     """Render samples after the pipeline: the augmented crop with keypoints and skeleton, and the encoded target."""
     from posecli.data.visualize import visualize_dataset
@@ -61,13 +53,10 @@ def visualize_predictions_command(
         Path, typer.Argument(help="A predictions.json written by posecli predict.")
     ],
     source: Annotated[
-        str, typer.Option("--source", "-s", help="The images or video the predictions are of.")
+        str, typer.Option("--source", help="The images or video the predictions are of.")
     ],
     out: Annotated[
-        Path,
-        typer.Option(
-            "--out", "-o", help="Output video (video source), image (one image) or folder."
-        ),
+        Path, option("--out", detail="A video (video source), image (one image) or folder.")
     ],
     radius: Annotated[
         int, typer.Option("--radius", min=0, help="Keypoint radius in px (0: from image size).")
@@ -75,22 +64,18 @@ def visualize_predictions_command(
     thickness: Annotated[
         int, typer.Option("--thickness", min=0, help="Link thickness in px (0: from image size).")
     ] = 0,
-    kpt_thr: Annotated[
-        float, typer.Option("--kpt-thr", help="Keypoints scoring below are not drawn.")
-    ] = 0.3,
+    kpt_thr: KptThrOption = 0.3,
     color_by: Annotated[
         str, typer.Option("--color-by", help="skeleton (file colours) or track (one per id).")
     ] = "skeleton",
-    show_bbox: Annotated[bool, typer.Option("--bbox", help="Draw the boxes.")] = False,
-    skeleton: Annotated[
-        str | None,
-        typer.Option("--skeleton", help="Skeleton name or file for links and colours."),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite the output.")] = False,
+    show_bbox: Annotated[bool, typer.Option("--draw-bbox", help="Draw the boxes.")] = False,
+    skeleton: Annotated[str | None, option("--skeleton", detail="For links and colours.")] = None,
+    force: ForceOption = False,
 ) -> None:
     """Draw saved predictions on their images or video (skeleton colours or track ids)."""
     from posecli.visualization.predictions import PredictionStyle, render_predictions
 
+    _warn_other_source(predictions, source)
     style = PredictionStyle(
         radius=radius,
         thickness=thickness,
@@ -102,3 +87,19 @@ def visualize_predictions_command(
         predictions, source, out, style=style, skeleton=skeleton, force=force
     )
     stdout_console().print(f"drew {drawn} frames into {path}")
+
+
+def _warn_other_source(predictions: Path, source: str) -> None:
+    """Warn when the predictions were made on another source than the one drawn on."""
+    import warnings
+
+    from posecli.errors import PoseCliWarning
+    from posecli.inference.writers import load_predictions
+
+    made_on = str(load_predictions(predictions).get("source") or "")
+    if made_on and Path(made_on).name != Path(source.rstrip("/")).name:
+        warnings.warn(
+            f"{predictions} holds predictions for {made_on}, drawn here on {source}",
+            PoseCliWarning,
+            stacklevel=2,
+        )

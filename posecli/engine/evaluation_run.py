@@ -9,46 +9,98 @@ from typing import Any
 
 import numpy as np
 
-from posecli.errors import PoseCliError
+from posecli.data.validate import require_valid_splits
+from posecli.errors import DataError, PoseCliError, UsageError
 from posecli.recipe import Recipe, apply_overrides, recipe_to_dict, validate_recipe
 
-#: Dataset-table keys naming the annotation file, in the order they are looked for.
-ANNOTATION_KEYS = ("ann_file", "labels", "data")
 DEFAULT_METRICS = ({"name": "pck", "thr": 0.05}, {"name": "auc"}, {"name": "epe"})
+SPLITS = ("train", "val", "test")
 
 
-def _split_with_data(
-    recipe: Recipe, split: str, data: Path | None, bbox_file: Path | None
-) -> Recipe:
-    """The recipe with ``data.<split>.dataset`` pointed at ``data`` / ``bbox_file``."""
-    from posecli.plugins import registry
-
-    if getattr(recipe.data, split) is None:
-        known = [s for s in ("train", "val", "test") if getattr(recipe.data, s) is not None]
+def _check_split(recipe: Recipe, split: str, data: Path | None, bbox_file: Path | None) -> None:
+    if split not in SPLITS:
+        raise UsageError(f"--split {split!r}: expected one of {', '.join(SPLITS)}")
+    if data is None and getattr(recipe.data, split) is None:
+        known = [s for s in SPLITS if getattr(recipe.data, s) is not None]
         raise PoseCliError(
             f"the checkpoint's recipe has no data.{split} split (has: {', '.join(known) or 'none'})"
         )
-    if data is None and bbox_file is None:
-        return recipe
-    table = recipe_to_dict(recipe)
-    dataset = table["data"][split]["dataset"]
-    params = inspect.signature(registry("datasets").get(dataset["name"]).factory).parameters
-    if data is not None:
-        key = next((k for k in ANNOTATION_KEYS if k in params), None)
-        if key is None:
-            raise PoseCliError(f"--data: dataset {dataset['name']!r} takes no annotation file")
-        dataset[key] = str(data)
-        if "split" in params:
-            dataset["split"] = "all"
-        if "root" in table["data"] and not data.is_absolute():
-            dataset[key] = str(data.resolve())
-    if bbox_file is not None:
+    if bbox_file is not None and data is None:
+        params = inspect.signature(_dataset_factory(recipe, split)).parameters
         if "det_file" not in params:
-            raise PoseCliError(
-                f"--bbox-file: dataset {dataset['name']!r} cannot use detected boxes"
-            )
-        dataset["det_file"] = str(bbox_file.resolve())
-    return validate_recipe(table, "checkpoint recipe")
+            name = getattr(recipe.data, split).dataset.name
+            raise PoseCliError(f"--bbox-file: dataset {name!r} cannot use detected boxes")
+
+
+def _dataset_factory(recipe: Recipe, split: str) -> Any:
+    from posecli.plugins import registry
+
+    return registry("datasets").get(getattr(recipe.data, split).dataset.name).factory
+
+
+def map_keypoints(ann: Any, skeleton: Any, source: str) -> Any:
+    """``ann`` re-indexed to ``skeleton``'s keypoints by name (extra keypoints dropped).
+
+    Raises:
+        DataError: a keypoint of ``skeleton`` that the data does not have (names listed).
+    """
+    from dataclasses import replace
+
+    have = list(ann.skeleton.keypoint_names)
+    want = list(skeleton.keypoint_names)
+    if have == want:
+        return replace(ann, skeleton=skeleton)
+    where = {n: i for i, n in enumerate(have)}
+    missing = [n for n in want if n not in where]
+    if missing:
+        shown = ", ".join(missing[:6]) + (
+            f" (+{len(missing) - 6} more)" if len(missing) > 6 else ""
+        )
+        raise DataError(
+            f"--data {source}: keypoint names do not match the checkpoint's skeleton "
+            f"{skeleton.name!r}: the data lacks {shown} (it has: {', '.join(have[:6])}...)"
+        )
+    idx = np.array([where[n] for n in want], np.int64)
+    return replace(
+        ann,
+        skeleton=skeleton,
+        keypoints=ann.keypoints[:, idx],
+        visibility=ann.visibility[:, idx],
+    )
+
+
+def _data_dataset(
+    recipe: Recipe,
+    split: str,
+    data: Path,
+    data_format: str | None,
+    bbox_file: Path | None,
+    skeleton: Any,
+) -> Any:
+    """A torch dataset of the whole file ``data`` (any format), through the split's
+    evaluation pipeline, keypoints mapped to the checkpoint's skeleton by name."""
+    from posecli.data.datasets.base import PoseDataset
+    from posecli.data.loader import PoseTorchDataset, pipeline_defaults
+    from posecli.data.transforms.compose import build_pipeline
+    from posecli.data.validate import detect_format, read_annotations
+
+    cfg = getattr(recipe.data, split) if split != "train" else None
+    cfg = cfg or recipe.data.val or recipe.data.test or recipe.data.train
+    fmt = data_format or detect_format(data)
+    options = {}
+    if fmt == "dlc":  # boxes as the recipe's DLC dataset makes them (default: whole image)
+        options["bbox"] = cfg.dataset.as_dict().get("bbox", "image")
+    ann, _, _ = read_annotations(data, fmt, **options)
+    if skeleton is not None:
+        ann = map_keypoints(ann, skeleton, str(data))
+    dets = None
+    if bbox_file is not None:
+        from posecli.data.converters.coco import read_detections
+
+        dets = read_detections(bbox_file)
+    tables = [step.as_dict() for step in cfg.pipeline]
+    pipe = build_pipeline(tables, path=f"data.{split}.pipeline", defaults=pipeline_defaults(recipe))
+    return PoseTorchDataset(PoseDataset(ann, test_mode=True, detections=dets), pipe)
 
 
 def evaluate_checkpoint(
@@ -56,6 +108,7 @@ def evaluate_checkpoint(
     *,
     split: str = "val",
     data: Path | None = None,
+    data_format: str | None = None,
     bbox_file: Path | None = None,
     flip_test: bool | None = None,
     overrides: list[str] | None = None,
@@ -69,7 +122,9 @@ def evaluate_checkpoint(
     Args:
         checkpoint: posecli checkpoint; EMA weights are used when it has them.
         split: ``val``, ``test`` or ``train``.
-        data: an annotation file evaluated whole instead of the split's own file.
+        data: an annotation file (any supported format) evaluated whole instead of the
+            split's own, its keypoints mapped to the checkpoint's skeleton by name.
+        data_format: the format of ``data`` (default: detected from the file).
         bbox_file: COCO detection results replacing ground-truth boxes (COCO datasets).
         flip_test: override the recipe's flip test.
         overrides: ``--set`` overrides applied to the stored recipe.
@@ -93,7 +148,12 @@ def evaluate_checkpoint(
         recipe = validate_recipe(
             apply_overrides(recipe_to_dict(recipe), overrides), f"{checkpoint} (with --set)"
         )
-    recipe = _split_with_data(recipe, split, data, bbox_file)
+        from posecli.recipe.check import check_recipe
+
+        check_recipe(recipe, f"{checkpoint} (with --set)")
+    _check_split(recipe, split, data, bbox_file)
+    if data is None and bbox_file is not None:
+        recipe = _with_det_file(recipe, split, bbox_file)
     if overrides:  # --set codec.* (decode options) and model.test.* apply to the loaded model
         from posecli.plugins import registry
 
@@ -106,9 +166,19 @@ def evaluate_checkpoint(
     skeleton = load_skeleton(recipe.data.skeleton) if recipe.data.skeleton else None
     tables = [m.as_dict() for m in recipe.eval.metrics] or [dict(t) for t in DEFAULT_METRICS]
     metrics = build_metrics(tables, skeleton)
-    loader = build_dataloader(
-        recipe, split, shuffle=False, batch_size=batch_size, dataset=_eval_dataset(recipe, split)
+    dataset = (
+        _data_dataset(recipe, split, data, data_format, bbox_file, skeleton)
+        if data is not None
+        else _eval_dataset(recipe, split)
     )
+    loader = build_dataloader(
+        recipe,
+        split if getattr(recipe.data, split) is not None else "val",
+        shuffle=False,
+        batch_size=batch_size,
+        dataset=dataset,
+    )
+    require_valid_splits({split: loader})
     records: list[tuple[dict[str, np.ndarray], dict[str, Any]]] = []
     with torch.inference_mode():
         for predictions, meta in predict_loader(model, loader, dev):
@@ -122,6 +192,13 @@ def evaluate_checkpoint(
     if out is not None:
         _write_results(out, records, skeleton)
     return values
+
+
+def _with_det_file(recipe: Recipe, split: str, bbox_file: Path) -> Recipe:
+    """The recipe with ``data.<split>.dataset.det_file`` set to ``bbox_file``."""
+    table = recipe_to_dict(recipe)
+    table["data"][split]["dataset"]["det_file"] = str(bbox_file.resolve())
+    return validate_recipe(table, "checkpoint recipe")
 
 
 def _eval_dataset(recipe: Recipe, split: str) -> Any:

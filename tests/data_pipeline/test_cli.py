@@ -15,7 +15,7 @@ from .conftest import COCO_MINI, MOUSE_CSV, ROOT
 
 def test_check_dataset_mirror_mouse_json(runner: CliRunner) -> None:
     result = runner.invoke(
-        create_app(), ["check-dataset", str(MOUSE_CSV), "--format", "dlc", "--json"]
+        create_app(), ["check-dataset", str(MOUSE_CSV), "--from", "dlc", "--json"]
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -26,7 +26,7 @@ def test_check_dataset_mirror_mouse_json(runner: CliRunner) -> None:
 def test_check_dataset_exit_1_on_errors(runner: CliRunner, tmp_path: Path) -> None:
     (tmp_path / "ann.json").write_text(COCO_MINI.read_text())
     result = runner.invoke(
-        create_app(), ["check-dataset", str(tmp_path / "ann.json"), "--format", "coco"]
+        create_app(), ["check-dataset", str(tmp_path / "ann.json"), "--from", "coco"]
     )
     assert result.exit_code == 1 and "missing images" in result.stdout
 
@@ -80,7 +80,7 @@ def test_visualize_dataset(runner: CliRunner, recipe_file: Path, tmp_path: Path)
 def test_subprocess_check_dataset() -> None:
     env = dict(os.environ, POSECLI_DISABLE_PLUGIN_AUTOLOAD="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "posecli", "check-dataset", str(MOUSE_CSV), "--format", "dlc"],
+        [sys.executable, "-m", "posecli", "check-dataset", str(MOUSE_CSV), "--from", "dlc"],
         capture_output=True,
         text=True,
         cwd=ROOT,

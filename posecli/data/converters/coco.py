@@ -64,8 +64,11 @@ def read_coco(
     if not isinstance(data, dict) or "annotations" not in data or "images" not in data:
         raise DataError(f"{path}: not a COCO annotation file (needs 'images' and 'annotations')")
     cats = [c for c in data.get("categories", []) if c.get("keypoints")]
+    keep: set[int] | None = None
     if category_id is None and cats:
         category_id = int(cats[0]["id"])
+        # every category with the first one's keypoints (AP-10K: one per species)
+        keep = {int(c["id"]) for c in cats if list(c["keypoints"]) == list(cats[0]["keypoints"])}
     cat = next((c for c in cats if int(c["id"]) == category_id), None)
     names = list(cat["keypoints"]) if cat else None
     links = [(a - 1, b - 1) for a, b in cat.get("skeleton", [])] if cat else None
@@ -86,8 +89,16 @@ def read_coco(
     anns = [
         a
         for a in data["annotations"]
-        if "keypoints" in a and (category_id is None or int(a.get("category_id", 1)) == category_id)
+        if category_id is None
+        or int(a.get("category_id", 1)) in (keep if keep is not None else {category_id})
     ]
+    no_kp = [a.get("id") for a in anns if "keypoints" not in a]
+    if no_kp and cats:
+        raise DataError(
+            f"{path}: annotation id={no_kp[0]} has no 'keypoints' "
+            f"({len(no_kp)} of the category's {len(anns)} annotations)"
+        )
+    anns = [a for a in anns if "keypoints" in a]
     cols = empty_like_columns(len(anns), k)
     for a in anns:
         if len(a["keypoints"]) != 3 * k:
@@ -107,7 +118,8 @@ def read_coco(
         cols["keypoints"] = kp[..., :2].copy()
         v = kp[..., 2]
         v = np.where(np.isfinite(v), v, 0)
-        cols["visibility"] = np.clip(v, 0, 2).astype(np.int8)
+        # out-of-range values are kept (clipped to int8) so that validation reports them
+        cols["visibility"] = np.clip(v, -1, 127).astype(np.int8)
         cols["image_index"] = np.array([index[a["image_id"]] for a in anns], np.int64)
         cols["ids"] = np.array([a.get("id", i + 1) for i, a in enumerate(anns)], np.int64)
         cols["category_id"] = np.array([a.get("category_id", 1) for a in anns], np.int64)
@@ -209,10 +221,21 @@ def coco_dict(ann: PoseAnnotations) -> dict[str, Any]:
         "info": {"description": f"written by posecli from {ann.source}"},
         "images": images,
         "annotations": annotations,
-        "categories": [cat],
+        "categories": [cat, *_more_categories(ann, cat)],
     }
     if ann.track_names:
         out["tracks"] = [{"id": i, "name": n} for i, n in enumerate(ann.track_names)]
+    return out
+
+
+def _more_categories(ann: PoseAnnotations, first: dict[str, Any]) -> list[dict[str, Any]]:
+    """Entries for the instances' other category ids (same keypoints as ``first``)."""
+    known = {int(c["id"]): c for c in ann.categories}
+    out = []
+    for cid in sorted(set(ann.category_id.tolist()) - {int(first["id"])}):
+        c = dict(known.get(cid, {"id": cid, "name": f"{first.get('name', 'category')}_{cid}"}))
+        c.update(keypoints=first["keypoints"], skeleton=first["skeleton"])
+        out.append(c)
     return out
 
 

@@ -56,6 +56,7 @@ def _parse_table(
             stacklevel=3,
         )
         cols = [c for c in cols if c[0] != "single"]
+    _check_columns(cols, source)
     bodyparts = list(dict.fromkeys(c[1] for c in cols))
     values = np.full((len(rows), len(individuals), len(bodyparts), 2), np.nan, np.float64)
     ii = {n: i for i, n in enumerate(individuals)}
@@ -68,12 +69,33 @@ def _parse_table(
             if text == "" or text.lower() == "nan":
                 continue
             try:
-                values[f, ii[ind], bb[bp], 0 if coord == "x" else 1] = float(text)
+                number = float(text)
             except ValueError:
+                number = math.nan
+            if not math.isfinite(number):
                 raise DataError(
-                    f"{source}: row {path!r}, {bp} {coord}: {text!r} is not a number"
-                ) from None
+                    f"{source}: row {path!r}, {bp} {coord}: {text!r} is not a finite number"
+                )
+            values[f, ii[ind], bb[bp], 0 if coord == "x" else 1] = number
     return individuals, bodyparts, paths, values
+
+
+def _check_columns(cols: list[tuple[str, str, str, int]], source: str) -> None:
+    """Every (individual, body part) has exactly one x and one y column."""
+    seen: dict[tuple[str, str, str], int] = {}
+    for ind, bp, coord, j in cols:
+        who = f"{ind}/{bp}" if ind else bp
+        if (ind, bp, coord) in seen:
+            raise DataError(
+                f"{source}: body part {who!r} has two {coord} columns ({seen[ind, bp, coord] + 1} "
+                f"and {j + 1}): body-part names must be unique"
+            )
+        seen[ind, bp, coord] = j
+    for ind, bp, coord, _ in cols:
+        other = "y" if coord == "x" else "x"
+        if (ind, bp, other) not in seen:
+            who = f"{ind}/{bp}" if ind else bp
+            raise DataError(f"{source}: body part {who!r} has an {coord} column but no {other}")
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[str], list[str], np.ndarray]:
