@@ -34,6 +34,10 @@ __all__ = [
 #: Keypoint pairs whose distance normalises NME, per dataset (interocular / outer eye corners).
 NME_KEYPOINT_INDICES: dict[str, tuple[int, int]] = {
     "300w": (36, 45),
+    "face_300w": (36, 45),
+    "face_300wlp": (36, 45),
+    "face_300vw": (36, 45),
+    "horse10": (0, 1),
     "coco_wholebody_face": (36, 45),
     "wflw": (60, 72),
     "cofw": (8, 9),
