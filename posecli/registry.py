@@ -15,7 +15,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from posecli.errors import BuildError, DuplicateNameError, RegistryError, UnknownNameError
+from posecli.errors import (
+    BuildError,
+    DuplicateNameError,
+    PoseCliError,
+    RegistryError,
+    UnknownNameError,
+    describe,
+)
 
 T = TypeVar("T")
 
@@ -206,10 +213,17 @@ class Registry(Generic[T]):
         )
         try:
             return factory(*args, **kwargs)
-        except BuildError:
-            raise
+        except PoseCliError as exc:
+            if isinstance(exc, BuildError) or str(exc).startswith(path):
+                raise
+            raise BuildError(f"{path}: {exc}") from exc
         except ValueError as exc:
             raise BuildError(f"{path}: {exc}") from exc
+        except Exception as exc:  # a bad value the factory did not check, or a plugin's bug
+            raise BuildError(
+                f"{path} ({self.singular} {entry.name!r} from plugin {entry.plugin}): "
+                f"{describe(exc)}"
+            ) from exc
 
     def build_from(self, cfg: Mapping[str, Any], *, path: str | None = None, **extra: Any) -> T:
         """Build from a recipe table ``{"name": ..., **arguments}``; ``extra`` adds arguments."""

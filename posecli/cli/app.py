@@ -67,7 +67,9 @@ class PoseCliGroup(TyperGroup):
             typer.echo(interrupted_line(), err=True)
             raise typer.Exit(130) from None
         except Exception as exc:  # Click's own usage errors derive from ClickException
-            if _is_click_exception(exc) or debug_enabled():
+            if _is_click_exception(exc):
+                _usage_line(exc)
+            if debug_enabled():
                 raise
             typer.echo(f"Error: {error_line(exc)}", err=True)
             code = exc.exit_code if isinstance(exc, PoseCliError) else 1
@@ -76,6 +78,18 @@ class PoseCliGroup(TyperGroup):
 
 def _is_click_exception(exc: BaseException) -> bool:
     return any(cls.__name__ == "ClickException" for cls in type(exc).__mro__)
+
+
+def _usage_line(exc: Any) -> None:
+    """A usage error as one line on stderr (exit 2); the help of a bare group as Click shows it."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if "NoArgsIsHelpError" in names or "UsageError" not in names or debug_enabled():
+        raise exc
+    ctx = getattr(exc, "ctx", None)
+    where = f" ({ctx.command_path} -h shows the options)" if ctx is not None else ""
+    message = " ".join(str(exc.format_message()).split())
+    typer.echo(f"Error: {message}{where}", err=True)
+    raise typer.Exit(exc.exit_code) from None
 
 
 def _one_line_warnings() -> None:

@@ -12,8 +12,12 @@ renamed over the destination, so a crash never leaves a truncated checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shutil
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from posecli.errors import CheckpointError
+from posecli.errors import CheckpointError, describe
 
 REQUIRED_KEYS = ("posecli", "recipe", "state_dict")
 
@@ -91,16 +95,28 @@ def save_checkpoint(
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temporary sibling, fsync, then rename over ``path``."""
+    """``torch.save`` to a temporary sibling, fsync, then rename over ``path``.
+
+    Raises:
+        CheckpointError: the file cannot be written (full disk, permissions), naming it; the
+            previous file at ``path`` is left as it was.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise CheckpointError(f"cannot write checkpoint {path}: {describe(exc)}") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             torch.save(obj, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"cannot write checkpoint {path}: {_write_failure(exc, path)}"
+        ) from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -117,8 +133,56 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     return path
 
 
+def _write_failure(exc: BaseException, path: Path) -> str:
+    """Why writing failed, in words (torch reports a full disk as an 'enforce fail')."""
+    if isinstance(exc, OSError):
+        return describe(exc)
+    text = str(exc)
+    if "file write failed" in text or "enforce fail" in text or "unexpected pos" in text:
+        free = ""
+        with contextlib.suppress(OSError):
+            free = f"; {shutil.disk_usage(path.parent).free // 2**20} MiB free there"
+        return f"the write failed (is the disk full?{free})"
+    return describe(exc)
+
+
+def load_failure(path: str | Path, exc: BaseException) -> CheckpointError:
+    """One line on why ``torch.load(path, weights_only=True)`` failed: empty, truncated, not a
+    PyTorch file, or holding objects other than tensors and plain data (refused: unpickling
+    them could run code). Never advises ``weights_only=False``."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as err:
+        return CheckpointError(f"cannot read {path}: {describe(err)}")
+    if size == 0:
+        return CheckpointError(f"{path}: empty file, not a checkpoint")
+    text = str(exc)
+    if head == b"PK\x03\x04" and not zipfile.is_zipfile(path):
+        return CheckpointError(
+            f"{path}: truncated or corrupt checkpoint ({size} bytes; the archive's end is "
+            "missing, e.g. an interrupted copy or download)"
+        )
+    if head[:1] != b"\x80" and head != b"PK\x03\x04":
+        return CheckpointError(f"{path}: not a PyTorch checkpoint (unknown file type)")
+    if "Weights only load failed" in text or "Unsupported global" in text:
+        return CheckpointError(
+            f"{path}: holds Python objects besides tensors and plain data; posecli refuses to "
+            "unpickle them (that could run code): re-save the weights as a plain state dict"
+        )
+    first = " ".join(text.split())[:160]
+    return CheckpointError(f"{path}: corrupt checkpoint ({type(exc).__name__}: {first})")
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load and validate a posecli checkpoint (``weights_only=True``)."""
+    """Load and validate a posecli checkpoint (``weights_only=True``).
+
+    Raises:
+        CheckpointError: one line naming the file and what is wrong (missing, truncated, not a
+            checkpoint, holding code, wrong layout, written by a newer posecli).
+    """
     from posecli.models.weights import torch_load
 
     path = Path(path)
@@ -126,7 +190,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint not found: {path}")
     data = torch_load(path)
     if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: not a posecli checkpoint")
+        raise CheckpointError(
+            f"{path}: not a posecli checkpoint (holds a {type(data).__name__}, not a dict)"
+        )
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if missing:
         hint = (
@@ -136,4 +202,27 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             else ""
         )
         raise CheckpointError(f"{path}: not a posecli checkpoint, missing {missing}{hint}")
+    if not isinstance(data["recipe"], str) or not isinstance(data["state_dict"], dict):
+        raise CheckpointError(
+            f"{path}: wrong checkpoint layout ('recipe' must be TOML text and 'state_dict' a "
+            "dict of tensors)"
+        )
+    _check_version(path, str(data["posecli"]))
     return data
+
+
+def _check_version(path: Path, version: str) -> None:
+    """A checkpoint of a newer major (or 0.x minor) posecli may use a layout this one lacks."""
+    from posecli import __version__
+
+    def parts(v: str) -> tuple[int, int]:
+        nums = [int(x) for x in re.findall(r"\d+", v)[:2]] + [0, 0]
+        return nums[0], nums[1]
+
+    mine, theirs = parts(__version__), parts(version)
+    newer = theirs[0] > mine[0] or (mine[0] == theirs[0] == 0 and theirs[1] > mine[1])
+    if newer:
+        raise CheckpointError(
+            f"{path}: written by posecli {version}, newer than this posecli {__version__}: "
+            "upgrade posecli to load it"
+        )

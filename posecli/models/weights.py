@@ -167,7 +167,9 @@ def torch_load(path: str | Path) -> Any:
             with torch.serialization.safe_globals(_numpy_globals()):
                 return torch.load(path, map_location="cpu", weights_only=True)
         except Exception:
-            raise CheckpointError(f"cannot load {path}: {type(first).__name__}: {first}") from None
+            from posecli.engine.checkpoint import load_failure
+
+            raise load_failure(path, first) from None
 
 
 def _numpy_globals() -> list[Any]:

@@ -70,7 +70,9 @@ SHIPPED_RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 def shipped_recipes() -> list[str]:
     """Names of the shipped recipes relative to :data:`SHIPPED_RECIPES` (``coco/rtmpose-m.toml``)."""
-    return sorted(p.relative_to(SHIPPED_RECIPES).as_posix() for p in SHIPPED_RECIPES.rglob("*.toml"))
+    return sorted(
+        p.relative_to(SHIPPED_RECIPES).as_posix() for p in SHIPPED_RECIPES.rglob("*.toml")
+    )
 
 
 def resolve_recipe_path(path: str | Path) -> Path:
@@ -195,8 +197,45 @@ def _submodels(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in getattr(annotation, "__args__", ()) for m in _submodels(arg)]
 
 
+#: Old dataset-table keys → the one name of the annotation file (deprecated aliases).
+DATASET_KEY_ALIASES = {"labels": "ann_file", "data": "ann_file"}
+
+
+def rename_deprecated_keys(data: dict[str, Any], source: str = "<recipe>") -> None:
+    """Rename old dataset keys (``labels``, ``data``) to ``ann_file`` in place, warning once
+    per key with its dotted path."""
+    import warnings
+
+    from posecli.errors import DeprecatedNameWarning
+
+    section = data.get("data")
+    if not isinstance(section, dict):
+        return
+    for split in ("train", "val", "test"):
+        table = (
+            (section.get(split) or {}).get("dataset")
+            if isinstance(section.get(split), dict)
+            else None
+        )
+        if not isinstance(table, dict):
+            continue
+        for old, new in DATASET_KEY_ALIASES.items():
+            if old not in table:
+                continue
+            where = f"data.{split}.dataset"
+            if new in table:
+                raise RecipeError(f"{source}: {where}: both {old!r} (deprecated) and {new!r} given")
+            table[new] = table.pop(old)
+            warnings.warn(
+                f"{source}: {where}.{old} is deprecated; name the annotation file {new}",
+                DeprecatedNameWarning,
+                stacklevel=3,
+            )
+
+
 def validate_recipe(data: dict[str, Any], source: str = "<recipe>") -> Recipe:
     """Validate a recipe dict; errors name the source and the dotted key."""
+    rename_deprecated_keys(data, source)
     unknown = _unknown_keys(data, Recipe, "")
     if unknown:
         raise RecipeError(f"{source}: {unknown}")

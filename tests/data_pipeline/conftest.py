@@ -29,7 +29,7 @@ skeleton = "mirror_mouse"
 [data.train]
 batch_size = 4
 cache_images = {cache}
-dataset = {{ name = "dlc", labels = "{csv}", split = "train", val_every = 5 }}
+dataset = {{ name = "dlc", ann_file = "{csv}", split = "train", val_every = 5 }}
 pipeline = [
   {{ name = "LoadImage" }},
   {{ name = "GetBBoxCenterScale" }},
@@ -42,7 +42,7 @@ pipeline = [
 ]
 [data.val]
 batch_size = 8
-dataset = {{ name = "dlc", labels = "{csv}", split = "val", val_every = 5 }}
+dataset = {{ name = "dlc", ann_file = "{csv}", split = "val", val_every = 5 }}
 pipeline = [{{ name = "LoadImage" }}, {{ name = "GetBBoxCenterScale" }}, {{ name = "TopdownAffine" }}]
 """
 

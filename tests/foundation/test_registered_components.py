@@ -58,12 +58,13 @@ def _yolo_sample(tmp_path: Path) -> Path:
 def test_every_dataset_builds_on_a_real_file(name: str, tmp_path: Path) -> None:
     assert name in SAMPLES or name == "yolo", f"add a sample file for dataset {name!r}"
     if name == "yolo":
-        dataset = MANAGER.registry("datasets").build("yolo", data=str(_yolo_sample(tmp_path)))
+        dataset = MANAGER.registry("datasets").build(
+            "yolo", ann_file=str(_yolo_sample(tmp_path))
+        )
         n, k = 1, 17
     else:
         path, n, k = SAMPLES[name]
-        arg = {"dlc": "labels", "sleap": "labels"}.get(name, "ann_file")
-        dataset = MANAGER.registry("datasets").build(name, **{arg: str(path)})
+        dataset = MANAGER.registry("datasets").build(name, ann_file=str(path))
     assert len(dataset) == n
     sample = dataset[0]
     assert np.asarray(sample["keypoints"]).shape[-2:] == (k, 2)

@@ -46,7 +46,7 @@ def tiny_recipe_dict(input_size: int = 96, flip_test: bool = True) -> dict:
     )
     data["model"]["test"] = {"flip_test": flip_test}
     for split in ("train", "val"):
-        data["data"][split]["dataset"]["labels"] = str(
+        data["data"][split]["dataset"]["ann_file"] = str(
             REPO / "examples/mirror-mouse/CollectedData.csv"
         )
     return data

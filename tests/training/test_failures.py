@@ -86,7 +86,7 @@ def _copy_data_with_corrupt_png(tmp_path: Path) -> Path:
 
 def _corrupt_data_overrides(tmp_path: Path) -> list[str]:
     labels = _copy_data_with_corrupt_png(tmp_path) / "CollectedData.csv"
-    return [f'data.train.dataset.labels="{labels}"', f'data.val.dataset.labels="{labels}"']
+    return [f'data.train.dataset.ann_file="{labels}"', f'data.val.dataset.ann_file="{labels}"']
 
 
 def test_corrupt_image_is_a_one_line_error(tmp_path: Path) -> None:

@@ -27,8 +27,11 @@ def _load_yaml(path: Path) -> dict:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"{path}: dataset YAML not found") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a YOLO dataset YAML (binary, not UTF-8 text)") from None
     except (OSError, yaml.YAMLError) as exc:
-        raise DataError(f"{path}: cannot read YAML: {exc}") from None
+        reason = " ".join(str(exc).split())
+        raise DataError(f"{path}: cannot read YAML: {reason}") from None
     if not isinstance(data, dict) or "kpt_shape" not in data:
         raise DataError(f"{path}: not a YOLO-pose dataset YAML (needs kpt_shape)")
     return data

@@ -5,10 +5,12 @@ Recipe example (the bundled mirror-mouse data, validation = every 5th frame by f
 
     [data.train.dataset]
     name = "dlc"
-    labels = "examples/mirror-mouse/CollectedData.csv"
+    ann_file = "examples/mirror-mouse/CollectedData.csv"
     split = "train"
     val_every = 5
 
+Every format names its annotation file ``ann_file`` (MMPose's key); the old keys ``labels``
+(dlc, sleap) and ``data`` (yolo) still work in recipes, with a deprecation warning.
 Relative paths start from ``root`` (the recipe's ``data.root``), else the current directory.
 """
 
@@ -78,7 +80,7 @@ def coco(
 
 
 def dlc(
-    labels: str,
+    ann_file: str,
     images: str | None = None,
     skeleton: str | None = None,
     bbox: str = "image",
@@ -94,12 +96,12 @@ def dlc(
     """DeepLabCut CSV/H5 labels; ``bbox = "image"`` (whole frame) or ``"keypoints"`` (extent)."""
     from posecli.data.converters.dlc import read_dlc
 
-    ann = read_dlc(_path(labels, root), skeleton=skeleton, images=_path(images, root), bbox=bbox)
+    ann = read_dlc(_path(ann_file, root), skeleton=skeleton, images=_path(images, root), bbox=bbox)
     return _finish(ann, split, val_every, val_fraction, val_list, seed, mode, test_mode, root)
 
 
 def sleap(
-    labels: str,
+    ann_file: str,
     images: str | None = None,
     skeleton: str | None = None,
     predicted: bool = False,
@@ -116,13 +118,13 @@ def sleap(
     from posecli.data.converters.sleap import read_sleap
 
     ann = read_sleap(
-        _path(labels, root), skeleton=skeleton, images=_path(images, root), predicted=predicted
+        _path(ann_file, root), skeleton=skeleton, images=_path(images, root), predicted=predicted
     )
     return _finish(ann, split, val_every, val_fraction, val_list, seed, mode, test_mode, root)
 
 
 def yolo(
-    data: str,
+    ann_file: str,
     split: str = "train",
     skeleton: str | None = None,
     mode: str = "topdown",
@@ -132,7 +134,7 @@ def yolo(
     """YOLO-pose dataset YAML; ``split`` names the YAML's own split (train/val/test)."""
     from posecli.data.converters.yolo import read_yolo
 
-    ann = read_yolo(_path(data, root), skeleton=skeleton, split=split)
+    ann = read_yolo(_path(ann_file, root), skeleton=skeleton, split=split)
     return PoseDataset(ann, None, mode=mode, test_mode=test_mode)
 
 

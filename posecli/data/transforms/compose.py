@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from posecli.errors import PoseCliError, describe
+
 Transform = Callable[[dict[str, Any], np.random.Generator], dict[str, Any]]
 
 
@@ -18,8 +20,19 @@ class Compose:
         self.transforms = list(transforms)
 
     def __call__(self, sample: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-        for t in self.transforms:
-            sample = t(sample, rng)
+        where = (sample.get("img_path"), sample.get("id"))
+        for i, t in enumerate(self.transforms):
+            try:
+                sample = t(sample, rng)
+            except PoseCliError:
+                raise
+            except Exception as exc:  # name the transform, its plugin and the sample
+                kind = type(t)
+                plugin = kind.__module__.split(".")[0]
+                raise PoseCliError(
+                    f"pipeline step {i} ({kind.__name__} from {plugin}) on {where[0]} "
+                    f"(instance id={where[1]}): {describe(exc)}"
+                ) from exc
         return sample
 
     def __repr__(self) -> str:
