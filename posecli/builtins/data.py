@@ -189,6 +189,12 @@ def posecli_register_datasets(register: RegisterCallback) -> None:
         register(
             name, f"posecli.data.datasets.catalog:{name}", aliases=(entry.mmpose,), help=entry.help
         )
+    register(
+        "combined",
+        "posecli.data.datasets.combined:combined",
+        aliases=("CombinedDataset",),
+        help="several datasets mapped onto one skeleton (KeypointConverter), sampling ratios",
+    )
 
 
 @hookimpl

@@ -32,6 +32,7 @@ key                          shape / type         meaning
 ``head_size`` / ``box_size`` float                normaliser of PCKh / NME, where the format
                                                   has one (Panoptic hands, MPII; AFLW)
 ``hand_type``                float                InterHand2.6M: right 0, left 1, both 2
+``dataset_name``             str                  source of a ``combined`` dataset's sample
 ============================ ==================== ==========================================
 
 Added by transforms:
@@ -109,6 +110,7 @@ META_KEYS: tuple[str, ...] = (
     "head_size",
     "box_size",
     "hand_type",
+    "dataset_name",
 )
 
 __all__ = ["IMAGE_TARGET_KEYS", "INSTANCE_KEYS", "META_KEYS"]
