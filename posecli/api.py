@@ -48,6 +48,10 @@ def build_model(recipe: Recipe, skeleton: Any = None, *, pretrained: bool = True
         skeleton = _load_skeleton(recipe.data.skeleton)
     num_keypoints, flip_indices = _skeleton_info(skeleton)
     m = recipe.model
+    if m.kind == "lifting":
+        from posecli.models.estimators.build import build_lifter
+
+        return build_lifter(recipe, num_keypoints, flip_indices, pretrained=pretrained)  # type: ignore[return-value]
     backbone = registry("backbones").build_from(m.backbone.as_dict(), path="model.backbone")
     neck = (
         registry("necks").build_from(m.neck.as_dict(), path="model.neck")
@@ -60,6 +64,9 @@ def build_model(recipe: Recipe, skeleton: Any = None, *, pretrained: bool = True
         head_cfg[_head_k_arg(head_cfg["name"])] = num_keypoints
     elif head_k is not None and num_keypoints is not None and int(head_k) != num_keypoints:
         raise BuildError(f"model.head: {head_k} keypoints but the skeleton has {num_keypoints}")
+    head_cfg = derive_head_arguments(
+        head_cfg, recipe.codec.kwargs, backbone, neck, recipe.input_size
+    )
     head = registry("heads").build_from(head_cfg, path="model.head")
     codec = registry("codecs").build_from(recipe.codec.as_dict(), path="codec")
     model = PoseModel(
@@ -90,6 +97,63 @@ def build_model(recipe: Recipe, skeleton: Any = None, *, pretrained: bool = True
     if m.channels_last:
         model.set_channels_last(True)
     return model
+
+
+#: Head arguments that repeat the codec's (same name on both): filled in when left out.
+CODEC_DERIVED_HEAD_ARGS = ("input_size", "simcc_split_ratio")
+#: Head arguments that the backbone and neck determine: filled in when left out.
+FEATURE_DERIVED_HEAD_ARGS = ("in_channels", "in_featuremap_size")
+
+
+def feature_geometry(backbone: Any, neck: Any, input_size: Sequence[int]) -> dict[str, Any]:
+    """``in_channels`` and ``in_featuremap_size (w, h)`` of the last feature map the head gets,
+    from one no-grad forward of zeros ``(1, 3, h, w)`` through the backbone and neck."""
+    import torch
+
+    modules = [m for m in (backbone, neck) if m is not None]
+    modes = [m.training for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+        with torch.no_grad():
+            feats = backbone(torch.zeros(1, 3, int(input_size[1]), int(input_size[0])))
+            if neck is not None:
+                feats = neck(feats)
+    finally:
+        for m, mode in zip(modules, modes, strict=True):
+            m.train(mode)
+    last = feats[-1] if isinstance(feats, (list, tuple)) else feats
+    geometry: dict[str, Any] = {"in_channels": int(last.shape[1])}
+    if last.ndim == 4:
+        geometry["in_featuremap_size"] = [int(last.shape[3]), int(last.shape[2])]
+    return geometry
+
+
+def derive_head_arguments(
+    head_cfg: dict[str, Any],
+    codec_args: Mapping[str, Any],
+    backbone: Any,
+    neck: Any,
+    input_size: Sequence[int],
+) -> dict[str, Any]:
+    """Fill the head arguments that other recipe values determine, when the recipe omits them:
+    ``input_size`` and ``simcc_split_ratio`` from the codec, ``in_channels`` and
+    ``in_featuremap_size`` from the backbone and neck at the codec's input size. Values the
+    recipe gives are kept (``posecli.recipe.check`` reports conflicts)."""
+    import inspect
+
+    from posecli.plugins import registry
+
+    params = inspect.signature(registry("heads").get(str(head_cfg["name"])).factory).parameters
+    cfg = dict(head_cfg)
+    for key in CODEC_DERIVED_HEAD_ARGS:
+        if key in params and key not in cfg and key in codec_args:
+            cfg[key] = codec_args[key]
+    missing = [k for k in FEATURE_DERIVED_HEAD_ARGS if k in params and k not in cfg]
+    if missing:
+        geometry = feature_geometry(backbone, neck, input_size)
+        cfg.update({k: geometry[k] for k in missing if k in geometry})
+    return cfg
 
 
 def _head_k_arg(head_name: str) -> str:
@@ -137,4 +201,10 @@ def skeleton_metainfo(skeleton: Any) -> dict[str, Any]:
     return info
 
 
-__all__: Sequence[str] = ("build_model", "load_checkpoint", "skeleton_metainfo")
+__all__: Sequence[str] = (
+    "build_model",
+    "derive_head_arguments",
+    "feature_geometry",
+    "load_checkpoint",
+    "skeleton_metainfo",
+)

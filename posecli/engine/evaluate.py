@@ -27,6 +27,11 @@ META_KEYS = (
     "area",
     "box_size",
     "bbox_size",
+    "lifting_target",
+    "lifting_target_visible",
+    "action",
+    "subject",
+    "dataset_name",
 )
 
 
@@ -95,6 +100,7 @@ def evaluate(
     """
     for metric in metrics:
         metric.reset()
+        metric.bind_dataset(getattr(loader, "dataset", None))
     for predictions, meta in predict_loader(model, loader, device):
         for metric in metrics:
             metric.process(predictions, meta)

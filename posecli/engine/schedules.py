@@ -33,6 +33,7 @@ Iteration ``t`` (0-based) is the ``t``-th optimiser step: the rate it uses is ``
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from typing import Any
 import torch
 
 from posecli.errors import BuildError, CheckpointError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["PHASES", "LRScheduler", "Phase", "build_scheduler", "compile_phases"]
 
@@ -137,21 +140,49 @@ def compile_phases(
             )
         if kind == "exponential" and "gamma" not in item:
             raise BuildError(f"{path}: missing argument 'gamma' of 'exponential'")
-        end = _phase_end(item, cursor, iters_per_epoch, total_iters)
-        if end is None:
-            if i != len(items) - 1:
-                raise BuildError(f"{path}: only the last phase may leave its end open")
-            if kind in ("cosine", "poly", "linear_warmup"):
-                raise BuildError(f"{path}: {kind!r} needs an end (end_epoch, epochs, iters...)")
-            end = max(cursor, 2**62)
+        open_end = not _END_ARGS & set(item)
+        if open_end and i != len(items) - 1:
+            raise BuildError(f"{path}: only the last phase may leave its end open")
+        if open_end and total_iters is None and kind in ("cosine", "poly", "linear_warmup"):
+            raise BuildError(f"{path}: {kind!r} needs an end (end_epoch, epochs, iters...)")
+        end = _phase_end(item, cursor, iters_per_epoch, None)
+        if end is None:  # open-ended: to the end of training (or forever)
+            end = max(cursor, total_iters if total_iters is not None else 2**62)
         if end < cursor:
-            raise BuildError(f"{path}: ends at iteration {end}, before it starts ({cursor})")
+            if total_iters is None or cursor < total_iters:
+                raise BuildError(f"{path}: ends at iteration {end}, before it starts ({cursor})")
+            end = cursor  # starts after the run's end: dropped by _clip_phases
         args = {k: v for k, v in item.items() if k not in _END_ARGS}
         if "milestones" in args:
             args["milestones"] = tuple(float(m) for m in args["milestones"])
         phases.append(Phase(kind, cursor, end, args))
         cursor = end
+    if total_iters is not None:
+        phases = _clip_phases(phases, total_iters)
     return phases
+
+
+def _clip_phases(phases: list[Phase], total: int) -> list[Phase]:
+    """Phases cut at the run's last iteration ``total``, with one warning line if any was.
+
+    A shortened run (``--set train.epochs=1``) keeps the schedule's beginning: phases ending
+    later end at ``total``; phases starting at or after it are dropped.
+    """
+    kept = [p for i, p in enumerate(phases) if p.start < total or i == 0]
+    clipped = [
+        Phase(p.kind, min(p.start, total), min(p.end, total), p.args) if p.end > total else p
+        for p in kept
+    ]
+    changed = [
+        f"[{i}] {p.kind} ends at {total} instead of {p.end}"
+        for i, p in enumerate(kept)
+        if p.end > total and p.end < 2**62
+    ] + [f"[{i}] {p.kind} dropped" for i, p in enumerate(phases) if p not in kept]
+    if changed:
+        log.warning(
+            "train.schedule: clipped to the run's %d iterations: %s", total, "; ".join(changed)
+        )
+    return clipped
 
 
 def _phase_end(item: Mapping[str, Any], cursor: int, ipe: int, total: int | None) -> int | None:

@@ -76,6 +76,11 @@ class Metric(abc.ABC):
         """Arguments taken from the recipe's skeleton unless the recipe gives them."""
         return {}
 
+    def bind_dataset(self, dataset: Any) -> None:
+        """Called by the evaluation loop with the dataset about to be evaluated (a
+        ``PoseTorchDataset``/``PoseDataset``), for metrics needing more than the batches."""
+        return None
+
     def reset(self) -> None:
         """Forget everything processed so far."""
         self.results = []
@@ -208,12 +213,17 @@ class EPE(Metric):
         return {"EPE": _kp.epe(data["pred"], data["gt"], data["mask"])}
 
 
+#: Skeletons whose NME is normalised by a per-instance value (MMPose: AFLW by ``box_size``).
+NME_NORM_ITEMS: dict[str, str] = {"aflw": "box_size"}
+
+
 class NME(Metric):
     """Normalised mean error (``NME``).
 
     Args:
         norm_mode: ``keypoint_distance`` (distance of two GT keypoints: ``keypoint_indices`` or
-            the preset of ``dataset``: 300w 36/45, wflw 60/72, cofw 8/9, lapa 66/79) or
+            the preset of ``dataset``: 300w 36/45, wflw 60/72, cofw 8/9, lapa 66/79, horse10
+            0/1) or
             ``use_norm_item`` (a per-instance value from the batch; ``bbox_size`` is the max side
             of the GT box, as MMPose uses for AFLW).
         norm_item: Batch key of the normaliser for ``use_norm_item``.
@@ -251,6 +261,8 @@ class NME(Metric):
     @classmethod
     def skeleton_defaults(cls, skeleton: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
         name = _skeleton_value(skeleton, "name")
+        if name in NME_NORM_ITEMS and not {"norm_mode", "keypoint_indices"} & set(arguments):
+            return {"norm_mode": "use_norm_item", "norm_item": NME_NORM_ITEMS[str(name)]}
         keypoint_mode = arguments.get("norm_mode", "keypoint_distance") == "keypoint_distance"
         if keypoint_mode and name and not {"keypoint_indices", "dataset"} & set(arguments):
             return {"dataset": str(name)}
@@ -271,6 +283,12 @@ class NME(Metric):
         return {"NME": _kp.nme(data["pred"], data["gt"], data["mask"], data["norm"])}
 
 
+def _with_box_areas(gt: Mapping[str, Any]) -> dict[str, Any]:
+    """A COCO ground truth whose annotations' ``area`` is their box's ``w·h``."""
+    anns = [{**a, "area": float(a["bbox"][2] * a["bbox"][3])} for a in gt.get("annotations", [])]
+    return {**gt, "annotations": anns}
+
+
 class CocoAP(Metric):
     """COCO keypoint AP/AR (``coco/AP``, ``coco/AP .5``, ... ``coco/AR (L)``).
 
@@ -281,6 +299,8 @@ class CocoAP(Metric):
         score_thr: Keypoint score threshold of the rescoring.
         score_mode: ``bbox_keypoint`` (MMPose), ``bbox`` or ``keypoint``.
         nms_thr: OKS-NMS threshold; ``None`` or 0 turns it off.
+        use_area: OKS uses the ground truth's ``area`` (MMPose's default); ``False`` uses the
+            GT box area ``w·h`` instead, for annotations without areas (CrowdPose, AIC).
     """
 
     name = "coco_ap"
@@ -292,14 +312,28 @@ class CocoAP(Metric):
         score_thr: float = 0.2,
         score_mode: str = "bbox_keypoint",
         nms_thr: float | None = 0.9,
+        use_area: bool = True,
     ) -> None:
         super().__init__()
         self.ann_file = ann_file
+        self.use_area = bool(use_area)
         self.sigmas = None if sigmas is None else np.asarray(sigmas, dtype=np.float64)
         self.score_thr = float(score_thr)
         self.score_mode = score_mode
         self.nms_thr = nms_thr or None
         self.coco_results: list[dict[str, Any]] = []
+        self._dataset_gt: dict[str, Any] | None = None
+
+    def bind_dataset(self, dataset: Any) -> None:
+        """With detected boxes the batches carry no ground truth: take the dataset's whole
+        annotation file as the ground truth instead (as MMPose's ``ann_file`` does)."""
+        pose_dataset = getattr(dataset, "dataset", dataset)
+        ann = getattr(pose_dataset, "ann", None)
+        self._dataset_gt = None
+        if self.ann_file is None and ann is not None and getattr(pose_dataset, "detections", None):
+            from posecli.data.converters.coco import coco_dict
+
+            self._dataset_gt = coco_dict(ann)
 
     def reported_names(self) -> list[str]:
         return list(_coco.COCO_METRIC_NAMES)
@@ -332,7 +366,7 @@ class CocoAP(Metric):
             if scale is not None
             else np.full(n, np.nan)
         )
-        if self.ann_file is None:
+        if self.ann_file is None and self._dataset_gt is None:
             out["gt"] = _get(batch_meta, "keypoints", self.name).astype(np.float64)
             out["gt_visible"] = _get(batch_meta, "keypoints_visible", self.name).astype(float)
             out["gt_bbox"] = _get(batch_meta, "bbox", self.name).reshape(n, 4).astype(float)
@@ -366,7 +400,11 @@ class CocoAP(Metric):
             score_mode=self.score_mode,
             nms_thr=self.nms_thr,
         )
-        gt = self.ann_file if self.ann_file is not None else self._gt_from_batches(data, ids)
+        gt: Any = self.ann_file if self.ann_file is not None else self._dataset_gt
+        if gt is None:
+            gt = self._gt_from_batches(data, ids)
+        if not self.use_area:
+            gt = _with_box_areas(_coco.load_coco_gt(gt))
         return _coco.evaluate_coco(gt, self.coco_results, sigmas)
 
     @staticmethod

@@ -1,20 +1,21 @@
 """The example plugin installed for real with pip into a temporary virtual environment.
 
-The venv sees posecli and its dependencies through ``--system-site-packages``; the plugin (and a
-deliberately broken plugin) are installed into it with pip, so entry points are discovered
-exactly as for users.
+The venv sees posecli (this checkout) and the running environment's packages through a
+``.pth`` file (:mod:`tests.venvs`; works from a venv and from the base interpreter alike); the
+plugin (and a deliberately broken plugin) are installed into it with pip, so entry points are
+discovered exactly as for users.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import textwrap
-import venv
 from pathlib import Path
 
 import pytest
+
+from tests.venvs import clean_env, make_venv, pip_install
 
 pytestmark = pytest.mark.slow
 
@@ -22,34 +23,12 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "plugins" / "posecli-plugin-example"
 
 
-def _pip_install(python: Path, path: Path) -> None:
-    subprocess.run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--disable-pip-version-check",
-            "--no-index",
-            str(path),
-        ],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
-
-
 @pytest.fixture(scope="module")
 def plugin_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("venv")
     env_dir = root / "env"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
-    python = env_dir / "bin" / "python"
-    # pip is taken from the system site-packages, which the venv sees.
-    _pip_install(python, EXAMPLE)
+    python = make_venv(env_dir, posecli_source=True)
+    pip_install(python, EXAMPLE)
     broken = root / "broken"
     (broken / "posecli_plugin_broken").mkdir(parents=True)
     (broken / "posecli_plugin_broken" / "__init__.py").write_text(
@@ -67,13 +46,12 @@ def plugin_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         broken = "posecli_plugin_broken"
     """)
     )
-    _pip_install(python, broken)
+    pip_install(python, broken)
     return python
 
 
 def _posecli(python: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("POSECLI_")}
-    full_env.update(env)
+    full_env = clean_env(**env)
     return subprocess.run(
         [str(python), "-m", "posecli", *args],
         capture_output=True,

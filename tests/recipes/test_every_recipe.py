@@ -1,0 +1,155 @@
+"""Every shipped recipe runs end to end on real data in its own format.
+
+For each ``posecli/recipes/**/*.toml``: train one epoch with tiny overrides (no pretrained
+download), validate, ``posecli eval`` the checkpoint (COCO AP with the detected boxes of the
+recipe's validation split and with ground-truth boxes), predict one image and export to ONNX
+with ``--check``. A recipe added without an entry in :data:`RUNS` fails
+:func:`test_every_shipped_recipe_is_covered`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from posecli.cli.app import create_app
+from posecli.recipe import shipped_recipes
+
+REPO = Path(__file__).resolve().parents[2]
+MOUSE = REPO / "examples" / "mirror-mouse"
+
+
+@dataclass(frozen=True)
+class RecipeRun:
+    """How one recipe is run on its data: ``overrides(data_root)`` and the checks after."""
+
+    overrides: Callable[[Path], list[str]]
+    data: str  # fixture name giving the data root: "coco_root" or "" (bundled example)
+    metric: str  # a value the eval must print
+    predict_source: Callable[[Path], list[str]] = field(default=lambda root: [])
+
+
+def _coco(root: Path) -> list[str]:
+    return [
+        f"data.root={json.dumps(str(root))}",
+        "model.pretrained=[]",
+        "train.epochs=1",
+        "data.train.batch_size=4",
+        "data.train.num_workers=0",
+        "data.val.batch_size=64",
+        "data.val.num_workers=0",
+        "data.val.dataset.det_score_thr=0.3",
+    ]
+
+
+def _coco_predict(root: Path) -> list[str]:
+    det = root / "person_detection_results" / "COCO_val2017_detections_AP_H_56_person.json"
+    return [str(root / "val2017" / "000000196141.jpg"), "--bbox-file", str(det)]
+
+
+def _mouse(root: Path) -> list[str]:
+    return ["train.epochs=1", "train.val_interval=1", "data.val.batch_size=18"]
+
+
+def _mouse_predict(root: Path) -> list[str]:
+    return [str(MOUSE / "labeled-data" / "img05.png"), "--bbox", "0,0,396,406"]
+
+
+COCO_RUN = RecipeRun(_coco, "coco_root", "coco/AP", _coco_predict)
+
+#: Every shipped recipe and how it runs; a new recipe needs an entry.
+RUNS: dict[str, RecipeRun] = {
+    "rtmpose.toml": RecipeRun(_mouse, "", "EPE", _mouse_predict),
+    **{
+        f"coco/{name}.toml": COCO_RUN
+        for name in (
+            "hrnet-w32",
+            "hrnet-w32-dark",
+            "hrnet-w32-udp",
+            "res50",
+            "rle-res50",
+            "simcc-res50",
+            "rtmpose-t",
+            "rtmpose-s",
+            "rtmpose-m",
+            "rtmpose-l",
+        )
+    },
+}
+
+
+def test_every_shipped_recipe_is_covered() -> None:
+    missing = sorted(set(shipped_recipes()) - set(RUNS))
+    assert not missing, f"add these recipes to RUNS in {Path(__file__).name}: {missing}"
+    assert not sorted(set(RUNS) - set(shipped_recipes())), "RUNS names recipes that do not exist"
+
+
+def _invoke(args: list[str]) -> str:
+    result = CliRunner().invoke(create_app(), args)
+    assert result.exit_code == 0, f"posecli {' '.join(args)}\n{result.output}"
+    return result.output
+
+
+def _eval_json(args: list[str]) -> dict[str, float]:
+    out = _invoke(["eval", *args, "--json"])
+    return json.loads(out[out.index("{") :])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_recipe_end_to_end(
+    name: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = RUNS[name]
+    root = request.getfixturevalue(run.data) if run.data else REPO
+    monkeypatch.chdir(REPO)  # the mouse recipe's data paths are relative to the clone
+    work = tmp_path / "run"
+    sets = [a for o in run.overrides(root) for a in ("--set", o)]
+    train = ["train", name, *sets, "--work-dir", str(work)]
+    if name == "coco/rtmpose-t.toml":  # one recipe through a real process, as users run it
+        proc = subprocess.run(
+            [sys.executable, "-m", "posecli", "--quiet", *train],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "train.schedule: clipped to the run's" in (work / "train.log").read_text()
+    else:
+        _invoke(["--quiet", *train])
+    checkpoint = work / "best.pt"
+    assert checkpoint.is_file() and (work / "last.pt").is_file()
+
+    values = _eval_json([str(checkpoint)])  # the recipe's validation split
+    assert (run.metric in values and values[run.metric] >= 0.0) or run.metric == "EPE"
+    if run.data == "coco_root":  # ground-truth boxes: the annotation file evaluated whole
+        gt = _eval_json(
+            [str(checkpoint), "--data", str(root / "annotations" / "person_keypoints_val2017.json")]
+        )
+        assert 0.0 <= gt["coco/AP"] <= 1.0
+
+    out = tmp_path / "pred"
+    _invoke(
+        [
+            "--quiet",
+            "predict",
+            *run.predict_source(root),
+            "--checkpoint",
+            str(checkpoint),
+            "--out",
+            str(out),
+        ]
+    )
+    predictions = json.loads((out / "predictions.json").read_text())
+    assert predictions, "predict wrote no predictions"
+
+    onnx = tmp_path / "model.onnx"
+    _invoke(["--quiet", "export", str(checkpoint), "--to", "onnx", "--out", str(onnx), "--check"])
+    assert onnx.is_file()
