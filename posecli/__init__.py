@@ -18,7 +18,7 @@ __version__ = "0.1.0.dev0"
 __all__ = ["Predictor", "__version__", "build_model", "load_checkpoint", "load_recipe"]
 
 _LAZY = {
-    "Predictor": "posecli.inference.predictor",
+    "Predictor": "posecli.runtime.predictor",
     "build_model": "posecli.api",
     "load_checkpoint": "posecli.api",
     "load_recipe": "posecli.recipe",
@@ -26,8 +26,8 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from posecli.api import build_model, load_checkpoint
-    from posecli.inference.predictor import Predictor
     from posecli.recipe import load_recipe
+    from posecli.runtime.predictor import Predictor
 
 
 def __getattr__(name: str) -> Any:

@@ -1,8 +1,9 @@
-"""Export to ONNX and TorchScript, with parity checks.
+"""Export to ONNX and TorchScript, with parity checks against the checkpoint's predict path.
 
-Public API (imported lazily, so that :mod:`posecli.deploy` can use this package's light modules
-without importing torch): :func:`export_checkpoint`, :func:`export_model`, :class:`ExportResult`,
-:func:`check_exported`, :class:`CheckReport`, :class:`ExportError`, :class:`DeployError`.
+Exported files run in :mod:`posecli.runtime` (this package depends on it, never the reverse).
+Public API (imported lazily, so ``import posecli.export`` stays light): :func:`export_checkpoint`,
+:func:`export_model`, :class:`ExportResult`, :func:`check_exported`, :class:`CheckReport`,
+:class:`ExportError`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ _LAZY = {
     "check_exported": "posecli.export.check",
     "CheckReport": "posecli.export.check",
     "ExportError": "posecli.export.errors",
-    "DeployError": "posecli.export.errors",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,8 +1,10 @@
-"""Parity of an exported file with the PyTorch model: raw outputs and decoded keypoints.
+"""Parity of an exported file with its checkpoint's own predict path.
 
-The exported file is run through :mod:`posecli.deploy` (onnxruntime / torch.jit) on crops
-``(N,h,w,3)`` BGR uint8 — random noise and, when available, frames of the bundled video warped
-like the test pipeline — and compared with ``model.predict_outputs`` + ``head.decode``.
+Both run through :class:`posecli.runtime.Predictor` with the same spec — the exported file on
+its runtime (ONNX Runtime / TorchScript), the model on the PyTorch backend — so the comparison
+covers everything ``posecli predict`` does: crops, the flip test (when the recipe has it),
+decode and the mapping to image pixels. Raw outputs are compared on noise crops, keypoints and
+scores on whole-frame boxes of the bundled video's first frames.
 """
 
 from __future__ import annotations
@@ -13,14 +15,23 @@ from typing import Any
 
 import cv2
 import numpy as np
-import torch
 
 BUNDLED_VIDEO = Path(__file__).resolve().parents[2] / "examples/mirror-mouse/videos/test_vid.mp4"
 
 
 @dataclass(frozen=True)
 class CheckReport:
-    """Max absolute differences exported vs PyTorch (keypoints in input-crop pixels)."""
+    """Largest differences exported vs PyTorch (keypoints in image pixels).
+
+    Attributes:
+        max_abs_raw: raw outputs on noise crops (no flip).
+        max_abs_keypoints: keypoints on real frames, image pixels (flip test as exported).
+        max_abs_scores: keypoint scores on real frames.
+        num_random, num_real: noise crops and video frames compared.
+        tolerance: bound for raw outputs and scores.
+        tolerance_px: bound for keypoints (pixels).
+        flip_test: whether the flip test ran.
+    """
 
     max_abs_raw: float
     max_abs_keypoints: float
@@ -28,20 +39,25 @@ class CheckReport:
     num_random: int
     num_real: int
     tolerance: float
+    tolerance_px: float = 1e-3
+    flip_test: bool = False
 
     @property
     def passed(self) -> bool:
-        worst = max(self.max_abs_raw, self.max_abs_keypoints, self.max_abs_scores)
-        return bool(worst <= self.tolerance)
+        return bool(
+            max(self.max_abs_raw, self.max_abs_scores) <= self.tolerance
+            and self.max_abs_keypoints <= self.tolerance_px
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "passed": self.passed}
 
     def summary(self) -> str:
+        flip = "with" if self.flip_test else "without"
         return (
-            f"max |Δ| raw {self.max_abs_raw:.3g}, keypoints {self.max_abs_keypoints:.3g} px, "
-            f"scores {self.max_abs_scores:.3g} on {self.num_random} random + {self.num_real} real "
-            f"crops (tolerance {self.tolerance:g})"
+            f"max |Δ| keypoints {self.max_abs_keypoints:.2g} px, scores {self.max_abs_scores:.2g} "
+            f"on {self.num_real} video frames ({flip} flip test), raw {self.max_abs_raw:.2g} on "
+            f"{self.num_random} noise crops (tolerance {self.tolerance_px:g} px / {self.tolerance:g})"
         )
 
 
@@ -63,85 +79,98 @@ def random_crops(n: int, input_size: tuple[int, int], seed: int = 0) -> np.ndarr
     return np.random.default_rng(seed).integers(0, 256, (n, h, w, 3), dtype=np.uint8)
 
 
-def video_crops(
-    video: str | Path,
-    input_size: tuple[int, int],
-    n: int,
-    padding: float = 1.25,
-    use_udp: bool = False,
-) -> np.ndarray:
-    """Whole-frame boxes of the first ``n`` frames of ``video`` warped to ``(n,h,w,3)``."""
-    from posecli.deploy import bbox_center_scale, fix_aspect_ratio, warp_matrix
-
-    w, h = input_size
+def video_frames(video: str | Path, n: int) -> list[np.ndarray]:
+    """The first ``n`` frames of ``video`` (BGR uint8)."""
     cap = cv2.VideoCapture(str(video))
-    crops: list[np.ndarray] = []
+    frames: list[np.ndarray] = []
     try:
-        while len(crops) < n:
+        while len(frames) < n:
             ok, frame = cap.read()
             if not ok:
                 break
-            fh, fw = frame.shape[:2]
-            c, s = bbox_center_scale(np.array([[0, 0, fw, fh]], np.float32), padding)
-            s = fix_aspect_ratio(s, w / h)
-            m = warp_matrix(c[0], s[0], (w, h), use_udp)
-            crops.append(cv2.warpAffine(frame, m, (w, h), flags=cv2.INTER_LINEAR))
+            frames.append(frame)
     finally:
         cap.release()
-    return np.stack(crops) if crops else np.zeros((0, h, w, 3), np.uint8)
+    return frames
 
 
-@torch.no_grad()
-def reference(
-    model: Any, codec: Any, crops: np.ndarray, flip_test: bool
-) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """PyTorch raw outputs (after ``head.postprocess``/flip merge), keypoints, scores."""
-    x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float()
-    raw = model.predict_outputs(x, model.flip_indices if flip_test else None, flip_test=flip_test)
-    kp, scores = model.head.decode(raw, codec)
-    raw_t = raw if isinstance(raw, (tuple, list)) else (raw,)
-    return [r.float().numpy() for r in raw_t], kp.numpy(), scores.numpy()
+def compare_predictors(
+    exported: Any,
+    reference: Any,
+    *,
+    num_random: int = 4,
+    frames: list[np.ndarray] | None = None,
+    tolerance: float = 1e-4,
+    tolerance_px: float = 1e-3,
+) -> CheckReport:
+    """Compare two :class:`~posecli.runtime.Predictor`\\ s (same spec): raw outputs of their
+    backends on noise crops, keypoints/scores of :meth:`predict` on ``frames``."""
+    crops = random_crops(num_random, exported.input_size)
+    raw = max(
+        (
+            max_abs_diff(a, b)
+            for a, b in zip(exported.backend.run(crops), reference.backend.run(crops), strict=True)
+        ),
+        default=0.0,
+    )
+    frames = frames or []
+    kp_diff = sc_diff = 0.0
+    if frames:
+        ours = exported.predict(frames)
+        ref = reference.predict(frames)
+        kp_diff = max(
+            max_abs_diff(a.keypoints, b.keypoints) for a, b in zip(ours, ref, strict=True)
+        )
+        sc_diff = max(
+            max_abs_diff(a.keypoint_scores, b.keypoint_scores)
+            for a, b in zip(ours, ref, strict=True)
+        )
+    return CheckReport(
+        max_abs_raw=raw,
+        max_abs_keypoints=kp_diff,
+        max_abs_scores=sc_diff,
+        num_random=num_random,
+        num_real=len(frames),
+        tolerance=tolerance,
+        tolerance_px=tolerance_px,
+        flip_test=exported.flip_test,
+    )
 
 
 def check_exported(
     path: str | Path,
     model: Any,
-    codec: Any,
+    recipe: Any,
     *,
-    flip_test: bool = False,
+    metainfo: Any = None,
     tolerance: float = 1e-4,
+    tolerance_px: float = 1e-3,
     num_random: int = 4,
     num_real: int = 4,
     video: str | Path | None = BUNDLED_VIDEO,
-    padding: float = 1.25,
-    use_udp: bool = False,
 ) -> CheckReport:
-    """Run the exported file and the PyTorch ``model`` on the same crops and compare."""
-    from posecli.deploy import load
+    """Run the exported file and the PyTorch ``model`` (its checkpoint's predict path, with
+    the exported spec's flip test) on the same inputs and compare (see the module docstring)."""
+    from posecli.runtime import Predictor, open_exported
+    from posecli.runtime.backends import TorchBackend
 
-    runner = load(path, providers=["CPUExecutionProvider"])
-    size = runner.input_size
-    crops = [random_crops(num_random, size)]
-    real = 0
-    if video is not None and Path(video).is_file() and num_real > 0:
-        vc = video_crops(video, size, num_real, padding, use_udp)
-        crops.append(vc)
-        real = len(vc)
-    batch = np.concatenate(crops)
-    out = runner.run(runner.inputs(batch))
-    kp, scores = runner.decode_outputs(out)
-    ref_raw, ref_kp, ref_scores = reference(model, codec, batch, flip_test)
-    raw_names = [n for n in runner.output_names if n not in ("keypoints", "scores")]
-    raw_diff = max(
-        (max_abs_diff(out[n], r) for n, r in zip(raw_names, ref_raw, strict=True)), default=0.0
+    spec, runner = open_exported(path, device="cpu")
+    exported = Predictor(spec, runner)
+    reference = Predictor(
+        spec.replace(normalize=False), TorchBackend(model, "cpu", channels_last=False)
     )
-    return CheckReport(
-        max_abs_raw=raw_diff,
-        max_abs_keypoints=max_abs_diff(kp, ref_kp),
-        max_abs_scores=max_abs_diff(scores, ref_scores),
+    frames = (
+        video_frames(video, num_real)
+        if video is not None and Path(video).is_file() and num_real > 0
+        else []
+    )
+    return compare_predictors(
+        exported,
+        reference,
         num_random=num_random,
-        num_real=real,
+        frames=frames,
         tolerance=tolerance,
+        tolerance_px=tolerance_px,
     )
 
 
@@ -149,8 +178,8 @@ __all__ = [
     "BUNDLED_VIDEO",
     "CheckReport",
     "check_exported",
+    "compare_predictors",
     "max_abs_diff",
     "random_crops",
-    "reference",
-    "video_crops",
+    "video_frames",
 ]

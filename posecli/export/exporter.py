@@ -9,11 +9,11 @@ from typing import Any
 
 import torch
 
-from posecli import __version__
 from posecli.export.check import CheckReport, check_exported
 from posecli.export.errors import ExportError
-from posecli.export.metadata import FORMAT_VERSION, skeleton_fields, test_pipeline_geometry
-from posecli.export.wrapper import ExportWrapper, graph_decodable
+from posecli.export.metadata import file_metadata
+from posecli.export.wrapper import ExportWrapper
+from posecli.runtime.backends import spec_from_model
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".ts"}
 
@@ -27,6 +27,7 @@ class ExportResult:
     exporter: str
     metadata: dict[str, Any]
     report: CheckReport | None = field(default=None)
+    summary: str = ""  #: one line on the test-time behaviour the file carries
 
 
 def _codec_for(model: Any, input_size: tuple[int, int]) -> Any:
@@ -98,54 +99,6 @@ def untraceable_error(
     return ExportError(f"cannot export the model to {fmt}: {_first_line(exc)}")
 
 
-def build_metadata(
-    model: Any,
-    recipe: Any,
-    metainfo: dict[str, Any] | None,
-    codec: Any,
-    *,
-    input_size: tuple[int, int],
-    fmt: str,
-    preprocess: bool,
-    decode: bool,
-    flip_test: bool,
-    batch: int | None,
-    fp16: bool,
-    output_names: list[str],
-) -> dict[str, Any]:
-    """The metadata stored in the exported file (see :mod:`posecli.export.metadata`)."""
-    from posecli.recipe import recipe_to_dict
-
-    rd = recipe_to_dict(recipe)
-    padding, udp = test_pipeline_geometry(rd)
-    k = int(model.num_keypoints or 0)
-    info = dict(metainfo or {})
-    if model.flip_indices is not None and "flip_indices" not in info:
-        info["flip_indices"] = list(model.flip_indices)
-    return {
-        "format_version": FORMAT_VERSION,
-        "format": fmt,
-        "posecli_version": __version__,
-        "recipe": getattr(recipe, "name", None),
-        **skeleton_fields(info, k),
-        "input_size": [int(input_size[0]), int(input_size[1])],
-        "codec": codec.to_dict(),
-        "head": (rd.get("model") or {}).get("head", {}).get("name"),
-        "preprocess": preprocess,
-        "decode": decode,
-        "flip_test": flip_test,
-        "mean": [float(v) for v in model.mean.flatten().tolist()],
-        "std": [float(v) for v in model.std.flatten().tolist()],
-        "bgr_to_rgb": bool(model.bgr_to_rgb),
-        "bbox_padding": padding,
-        "use_udp": udp,
-        "batch": batch if batch is not None else "dynamic",
-        "fp16": fp16,
-        "input_name": "images",
-        "output_names": output_names,
-    }
-
-
 def export_model(
     model: Any,
     recipe: Any,
@@ -158,13 +111,16 @@ def export_model(
     opset: int = 17,
     fp16: bool = False,
     preprocess: bool = True,
-    decode: bool = True,
-    flip_test: bool = False,
+    flip_test: bool | None = None,
     check: bool = False,
     tolerance: float | None = None,
     force: bool = False,
 ) -> ExportResult:
     """Export a :class:`~posecli.models.pose_model.PoseModel` to ``out``.
+
+    The graph holds preprocessing, network and the head's test-time postprocess; the flip
+    test and the decode are described in the file's metadata and run in
+    :class:`posecli.runtime.Predictor`, as for the checkpoint (:mod:`posecli.export.wrapper`).
 
     Args:
         model, recipe, metainfo: the model, its recipe and skeleton metainfo.
@@ -175,10 +131,11 @@ def export_model(
         opset: ONNX opset.
         fp16: half-precision weights/activations (inputs and outputs stay float32).
         preprocess: the graph takes BGR 0–255 crops (else normalised RGB).
-        decode: in-graph argmax decode when the codec allows it (DARK/UDP decode in Python).
-        flip_test: include the flip test in the graph.
-        check: compare with PyTorch (:func:`~posecli.export.check.check_exported`); the file is
-            removed and :class:`ExportError` raised above ``tolerance`` (1e-4; 5e-2 with fp16).
+        flip_test: the file's flip test (``None``: the recipe's ``model.test.flip_test``).
+        check: compare with the checkpoint's PyTorch predict path
+            (:func:`~posecli.export.check.check_exported`); the file is removed and
+            :class:`ExportError` raised above the tolerance (raw outputs 1e-4 and keypoints
+            1e-3 px; 5e-2 and 1 px with fp16).
         force: overwrite ``out``.
     """
     if fmt not in FORMATS:
@@ -198,32 +155,25 @@ def export_model(
         m.set_channels_last(False)
     try:
         codec = _codec_for(m, size)
+        spec = spec_from_model(m, recipe, metainfo, codec=codec)
     except ExportError:
         raise
     except Exception as exc:
         raise ExportError(
             f"input size {size[0]}x{size[1]} does not fit this model: {_first_line(exc)}"
         ) from None
+    if flip_test is not None and bool(flip_test) != spec.flip_test:
+        if flip_test and spec.flip is None:
+            raise ExportError("flip test needs the skeleton's flip_indices")
+        spec = spec.replace(flip_test=bool(flip_test))
+    spec = spec.replace(normalize=not preprocess)
     if fp16:
         m.half()
         m.mean, m.std = m.mean.float(), m.std.float()
-    in_graph = decode and graph_decodable(codec)
-    wrapper = ExportWrapper(
-        m, codec, preprocess=preprocess, decode=in_graph, flip_test=flip_test, fp16=fp16
-    ).eval()
+    wrapper = ExportWrapper(m, preprocess=preprocess, fp16=fp16).eval()
     dummy = torch.rand(batch or 2, 3, size[1], size[0]) * 255
-    try:
-        output_names = wrapper.output_names(dummy)
-    except ExportError:
-        raise
-    except Exception as exc:
-        raise ExportError(
-            f"input size {size[0]}x{size[1]} does not fit this model: {_first_line(exc)}"
-        ) from None
-    meta = build_metadata(
-        m, recipe, metainfo, codec, input_size=size, fmt=fmt, preprocess=preprocess,
-        decode=in_graph, flip_test=flip_test, batch=batch, fp16=fp16, output_names=output_names,
-    )  # fmt: skip
+    output_names = spec.output_names
+    meta = file_metadata(spec, fmt=fmt, batch=batch, fp16=fp16, output_names=output_names)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         if fmt == "onnx":
@@ -240,15 +190,15 @@ def export_model(
             exporter = "torch.jit.trace"
     except Exception as exc:
         raise untraceable_error(m.float(), exc, fmt, dummy.float(), opset) from None
-    result = ExportResult(out, fmt, exporter, meta)
+    result = ExportResult(out, fmt, exporter, meta, summary=spec.test_time_summary())
     if check:
-        padding, udp = meta["bbox_padding"], meta["use_udp"]
         tol = tolerance if tolerance is not None else (5e-2 if fp16 else 1e-4)
+        tol_px = 1.0 if fp16 else 1e-3
         ref_model = copy.deepcopy(model)
         if getattr(ref_model, "channels_last", False):
             ref_model.set_channels_last(False)
         report = check_exported(
-            out, ref_model, codec, flip_test=flip_test, tolerance=tol, padding=padding, use_udp=udp
+            out, ref_model, recipe, metainfo=metainfo, tolerance=tol, tolerance_px=tol_px
         )
         result.report = report
         if not report.passed:
@@ -287,7 +237,6 @@ def export_checkpoint(
 __all__ = [
     "FORMATS",
     "ExportResult",
-    "build_metadata",
     "default_output",
     "export_checkpoint",
     "export_model",

@@ -1,20 +1,26 @@
-"""The library function behind ``posecli predict``: source → boxes → batched model → outputs.
+"""The library function behind ``posecli predict``: a loop over the predictor's stream,
+writing every frame to sinks.
 
 Stages and threads::
 
     decode thread (FrameSource)     prepare thread                  calling thread
-    video → Frame ─────────────►  boxes(frame) → crops  ──queue──►  model (batch_size crops)
-                                   (detector, affine warp)          → decode to image pixels
-                                                                    → tracker → smoother
-                                                                    → writers / render / show
+    video → Frame ─────────────►  boxes(frame) → crops  ──queue──►  backend (batch_size crops,
+                                   (detector, affine warp)           + mirrored ones: flip test)
+                                                                    → decode to image pixels
+                                                                    → stages: tracker, smoother
+                                                                    → sinks: files, render, show
 
-Decoding and preprocessing run ahead of the model in background threads with bounded queues,
-so on a CPU the model is busy nearly all the time. With ``--det-every N > 1`` the boxes of a
-frame come from the keypoints of the previous one, so frames are processed one at a time.
+:meth:`posecli.runtime.Predictor.stream_with_frames` does everything up to the stages; this
+module adds the stages the options ask for and one sink per output, each with
+``write(frame, result)`` (:class:`~posecli.inference.writers.Sink`). Extra ``stages`` and
+``sinks`` passed to :func:`run_predict` join them (e.g. a 2D→3D lifter and its writer).
+
+The backend's thread count is measured on the first batches (``threads=None``), since how
+much the decode, crop and render threads need depends on the model and the outputs.
 
 Timings (seconds, see :class:`PredictSummary`): ``decode`` is the time the pipeline *waited* for
 decoded frames (decoding that could not be hidden), ``detect`` box finding, ``preprocess`` the
-affine warps, ``model`` the forward passes (with flip test), ``postprocess`` decoding, tracking
+affine warps, ``model`` the backend runs (with flip test), ``postprocess`` decoding, tracking
 and smoothing, ``write`` writers, rendering and display.
 
 Frames that fail to decode are logged, counted (:attr:`PredictSummary.failed`) and skipped;
@@ -27,50 +33,47 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from posecli.errors import PoseCliError
-from posecli.inference.boxes import Boxes, BoxProvider, FollowBoxes, WholeFrameBoxes
-from posecli.inference.crops import CropBatch, drop_empty_boxes
-from posecli.inference.sources import Frame, FrameSource, open_source
+from posecli.inference.boxes import BoxProvider, FollowBoxes, WholeFrameBoxes
+from posecli.inference.sources import FrameSource, open_source
 from posecli.inference.writers import (
     CocoResultsWriter,
     DlcCsvWriter,
-    FramePrediction,
     ImageWriter,
     PredictionsWriter,
+    Sink,
     VideoWriter,
     check_writable,
 )
-
-if TYPE_CHECKING:
-    from posecli.inference.predictor import Predictor
+from posecli.runtime import STAGES, Frame, FramePrediction, Predictor, Stage, available_cores
 
 __all__ = [
     "FORMATS",
     "PredictConfig",
     "PredictSummary",
+    "RenderSink",
     "available_cores",
-    "cpu_threads",
     "display_available",
+    "make_sinks",
+    "make_stages",
+    "opencv_single_thread",
     "output_paths",
     "run_predict",
 ]
 
 log = logging.getLogger(__name__)
 
-#: ``--format`` value → output file name under ``--out``.
+#: ``--to`` value → output file name under ``--out``.
 FORMATS = {"json": "predictions.json", "coco": "predictions.coco.json", "csv": "predictions.csv"}
-STAGES = ("decode", "detect", "preprocess", "model", "postprocess", "write")
 
 
 @dataclass
@@ -92,8 +95,7 @@ class PredictConfig:
         radius, thickness: drawing style (0: chosen from the image size).
         smooth_min_cutoff, smooth_beta: One-Euro parameters.
         keep_results: also return every :class:`FramePrediction` in the summary.
-        threads: torch CPU threads during the run (default: one core less than available, so
-            that decoding and preprocessing threads do not fight OpenMP's busy workers).
+        threads: backend CPU threads (default: measured on the first batches of the run).
     """
 
     out: Path | None = None
@@ -116,7 +118,7 @@ class PredictConfig:
 
 @dataclass
 class PredictSummary:
-    """What a run did: frame counts, throughput, the time split and the files written."""
+    """What a run did: frame counts, throughput, the time split, threads and files written."""
 
     source: str
     frames: int = 0
@@ -127,6 +129,8 @@ class PredictSummary:
     outputs: dict[str, str] = field(default_factory=dict)
     stopped: bool = False
     results: list[FramePrediction] = field(default_factory=list)
+    backend: str = ""
+    threads: str | None = None
 
     @property
     def fps(self) -> float:
@@ -142,35 +146,25 @@ class PredictSummary:
             "seconds": round(self.seconds, 3),
             "fps": round(self.fps, 2),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "backend": self.backend,
+            "threads": self.threads,
             "outputs": self.outputs,
             "stopped": self.stopped,
         }
 
 
-def available_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 @contextlib.contextmanager
-def cpu_threads(threads: int | None = None) -> Iterator[int]:
-    """Set torch's intra-op threads (default ``cores - 1``, at least 1) and OpenCV's to 1 for
-    the duration; restores both afterwards. Yields the torch thread count. Torch is only
-    touched when already imported (exported ONNX models run without it)."""
+def opencv_single_thread() -> Iterator[None]:
+    """OpenCV on one thread for the duration (its warps are small; the cores belong to the
+    backend), and torch's intra-op thread count restored afterwards when torch is loaded."""
     import cv2
 
     torch = sys.modules.get("torch")
-    n = int(threads) if threads else max(1, available_cores() - 1)
     old_torch = torch.get_num_threads() if torch is not None else None
     old_cv = cv2.getNumThreads()
-    if torch is not None:
-        torch.set_num_threads(n)
     cv2.setNumThreads(1)
     try:
-        yield n
+        yield
     finally:
         if torch is not None and old_torch is not None:
             torch.set_num_threads(old_torch)
@@ -190,7 +184,7 @@ def output_paths(config: PredictConfig, source: FrameSource) -> dict[str, Path]:
         return {}
     unknown = [f for f in config.formats if f not in FORMATS]
     if unknown:
-        raise PoseCliError(f"--format: unknown {unknown[0]!r} (choose from {', '.join(FORMATS)})")
+        raise PoseCliError(f"--to: unknown {unknown[0]!r} (choose from {', '.join(FORMATS)})")
     paths = {f: config.out / FORMATS[f] for f in dict.fromkeys(config.formats)}
     if config.render:
         stem = Path(source.name).stem or "render"
@@ -198,80 +192,6 @@ def output_paths(config: PredictConfig, source: FrameSource) -> dict[str, Path]:
             config.out / f"{stem}_pose.mp4" if source.is_video else config.out / "rendered"
         )
     return paths
-
-
-# -- background preparation ------------------------------------------------------------------
-@dataclass
-class _Prepared:
-    frame: Frame
-    boxes: Boxes
-    crops: CropBatch
-
-
-_END = object()
-
-
-class _Background:
-    """Run a generator in a daemon thread, handing its items over through a bounded queue."""
-
-    def __init__(self, make: Callable[[], Iterator[Any]], maxsize: int) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, maxsize))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(make,), daemon=True)
-        self._thread.name = "posecli-prepare"
-        self._thread.start()
-
-    def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self, make: Callable[[], Iterator[Any]]) -> None:
-        try:
-            for item in make():
-                if not self._put(item):
-                    return
-            self._put(_END)
-        except BaseException as exc:  # handed to the consumer
-            self._put(exc)
-
-    def __iter__(self) -> Iterator[Any]:
-        while True:
-            item = self._queue.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10.0)
-
-
-def _prepare(
-    source: FrameSource, boxes: BoxProvider, predictor: Predictor, timings: dict[str, float]
-) -> Iterator[_Prepared]:
-    """Frames with their boxes and crops; adds to ``decode``, ``detect``, ``preprocess``."""
-    frames = iter(source)
-    clock = time.perf_counter
-    while True:
-        t0 = clock()
-        frame = next(frames, None)
-        t1 = clock()
-        timings["decode"] += t1 - t0
-        if frame is None:
-            return
-        bx = drop_empty_boxes(boxes(frame))
-        t2 = clock()
-        crops = predictor.crops(frame.image, bx)
-        timings["detect"] += t2 - t1
-        timings["preprocess"] += clock() - t2
-        yield _Prepared(frame, bx, crops)
 
 
 # -- progress ----------------------------------------------------------------------------------
@@ -326,62 +246,18 @@ class _Progress:
             self._bar.stop()
 
 
-# -- the run -----------------------------------------------------------------------------------
-class _Outputs:
-    """Writers, renderer and window of one run (entered on an ExitStack)."""
+# -- sinks -------------------------------------------------------------------------------------
+class RenderSink:
+    """Draws each frame's poses into a video (same fps and size; holes repeat the last frame),
+    an image folder and/or a window; ``write`` returns False when the window is closed."""
 
     def __init__(
-        self,
-        config: PredictConfig,
-        source: FrameSource,
-        predictor: Predictor,
-        stack: contextlib.ExitStack,
+        self, config: PredictConfig, source: FrameSource, skeleton: Any, path: Path | None
     ) -> None:
-        self.config, self.source = config, source
-        self.paths = output_paths(config, source)
-        skeleton = predictor.skeleton
-        self.writers: list[Any] = []
-        render_path = self.paths.get("render")
-        if (
-            render_path is not None
-            and render_path.exists()
-            and not config.force
-            and (render_path.is_file() or any(render_path.iterdir()))
-        ):
-            raise PoseCliError(f"{render_path} already exists; pass --force to overwrite")
-        for fmt in ("json", "coco", "csv"):  # refuse every existing file before writing any
-            if fmt in self.paths:
-                check_writable(self.paths[fmt], config.force)
-        if "json" in self.paths:
-            self.writers.append(
-                stack.enter_context(
-                    PredictionsWriter(
-                        self.paths["json"],
-                        skeleton=skeleton,
-                        source=source.name,
-                        fps=source.fps,
-                        frame_count=source.frame_count,
-                        force=config.force,
-                    )
-                )
-            )
-        if "coco" in self.paths:
-            self.writers.append(
-                stack.enter_context(CocoResultsWriter(self.paths["coco"], force=config.force))
-            )
-        if "csv" in self.paths:
-            names = (
-                list(skeleton.keypoint_names)
-                if skeleton is not None
-                else [f"kp{i}" for i in range(predictor.num_keypoints)]
-            )
-            self.writers.append(
-                stack.enter_context(DlcCsvWriter(self.paths["csv"], names, force=config.force))
-            )
+        self.config, self.source, self.path = config, source, path
         self.style = _style(skeleton)
         self.video: VideoWriter | None = None
         self.images: ImageWriter | None = None
-        self.stack = stack
         self.last_render: np.ndarray | None = None
         self.last_index = -1
         self.show = config.show
@@ -406,32 +282,22 @@ class _Outputs:
             **self.style,
         )
 
-    def write(self, frame: Frame, pred: FramePrediction) -> bool:
-        """Write one frame everywhere; False when the user closed the window."""
-        for writer in self.writers:
-            writer.write(pred)
-        render = self.paths.get("render")
-        if render is None and not self.show:
+    def write(self, frame: Frame | None, pred: FramePrediction) -> bool:
+        if frame is None:
             return True
         image = self._draw(frame, pred)
-        if render is not None and self.source.is_video:
-            video = self.video
-            if video is None:
+        if self.path is not None and self.source.is_video:
+            if self.video is None:
                 fps = self.source.fps or 30.0
-                video = VideoWriter(render, fps, frame.size, force=self.config.force)
-                self.stack.callback(video.close)
-                self.video = video
+                self.video = VideoWriter(self.path, fps, frame.size, force=self.config.force)
             filler = self.last_render if self.last_render is not None else image
             for _ in range(self.last_index + 1, frame.index):  # keep time alignment over holes
-                video.write(filler)
-            video.write(image)
-        elif render is not None:
-            images = self.images
-            if images is None:
-                images = ImageWriter(render, ext=".png", force=self.config.force)
-                self.stack.callback(images.close)
-                self.images = images
-            images.write(image, frame=frame.index, name=frame.name)
+                self.video.write(filler)
+            self.video.write(image)
+        elif self.path is not None:
+            if self.images is None:
+                self.images = ImageWriter(self.path, ext=".png", force=self.config.force)
+            self.images.write(image, frame=frame.index, name=frame.name)
         self.last_render, self.last_index = image, frame.index
         if self.show:
             import cv2
@@ -440,6 +306,113 @@ class _Outputs:
             if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
                 return False
         return True
+
+    def close(self) -> None:
+        for writer in (self.video, self.images):
+            if writer is not None:
+                writer.close()
+        if self.show:
+            import cv2
+
+            cv2.destroyAllWindows()
+
+
+def make_sinks(
+    config: PredictConfig,
+    source: FrameSource,
+    predictor: Predictor,
+    stack: contextlib.ExitStack,
+    paths: dict[str, Path],
+) -> list[Sink]:
+    """The sinks the config asks for, entered on ``stack`` (closed even after an error).
+    Every existing output is refused (without ``force``) before any is opened."""
+    skeleton = predictor.skeleton
+    render_path = paths.get("render")
+    if (
+        render_path is not None
+        and render_path.exists()
+        and not config.force
+        and (render_path.is_file() or any(render_path.iterdir()))
+    ):
+        raise PoseCliError(f"{render_path} already exists; pass --force to overwrite")
+    for fmt in ("json", "coco", "csv"):
+        if fmt in paths:
+            check_writable(paths[fmt], config.force)
+    sinks: list[Sink] = []
+    if "json" in paths:
+        sinks.append(
+            stack.enter_context(
+                PredictionsWriter(
+                    paths["json"],
+                    skeleton=skeleton,
+                    source=source.name,
+                    fps=source.fps,
+                    frame_count=source.frame_count,
+                    force=config.force,
+                )
+            )
+        )
+    if "coco" in paths:
+        sinks.append(stack.enter_context(CocoResultsWriter(paths["coco"], force=config.force)))
+    if "csv" in paths:
+        names = (
+            list(skeleton.keypoint_names)
+            if skeleton is not None
+            else list(predictor.spec.keypoint_names)
+            or [f"kp{i}" for i in range(predictor.num_keypoints)]
+        )
+        sinks.append(stack.enter_context(DlcCsvWriter(paths["csv"], names, force=config.force)))
+    if render_path is not None or config.show:
+        sink = RenderSink(config, source, skeleton, render_path)
+        stack.callback(sink.close)
+        sinks.append(sink)
+    return sinks
+
+
+def make_stages(
+    config: PredictConfig, predictor: Predictor, source: FrameSource, boxes: BoxProvider
+) -> list[Stage]:
+    """Tracking, smoothing and box following, in that order, as the config asks."""
+    stages: list[Stage] = []
+    if config.track:
+        from posecli.inference.tracking import Tracker
+
+        if config.track_metric not in ("oks", "iou"):
+            raise PoseCliError(f"--track-metric must be oks or iou, got {config.track_metric!r}")
+        sig = getattr(predictor.skeleton, "sigmas", None)
+        tracker = Tracker(
+            metric=config.track_metric,  # type: ignore[arg-type]
+            sigmas=sig if sig is not None and len(sig) else None,
+            kpt_thr=config.kpt_thr,
+        )
+
+        def track(frame: Frame, r: FramePrediction) -> FramePrediction:
+            r.track_ids = tracker.update(r.keypoints, r.keypoint_scores, r.bboxes)
+            return r
+
+        stages.append(track)
+    if config.smooth:
+        from posecli.inference.smoothing import KeypointSmoother
+
+        smoother = KeypointSmoother(
+            min_cutoff=config.smooth_min_cutoff, beta=config.smooth_beta, kpt_thr=0.0
+        )
+
+        def smooth(frame: Frame, r: FramePrediction) -> FramePrediction:
+            t = frame.time_s if frame.time_s is not None else frame.index / (source.fps or 30.0)
+            r.keypoints = smoother(r.keypoints, t, r.track_ids, r.keypoint_scores)
+            return r
+
+        stages.append(smooth)
+    if isinstance(boxes, FollowBoxes):
+        follow = boxes
+
+        def follow_boxes(frame: Frame, r: FramePrediction) -> FramePrediction:
+            follow.update(r.keypoints, r.keypoint_scores, frame.size)
+            return r
+
+        stages.append(follow_boxes)
+    return stages
 
 
 def _style(skeleton: Any) -> dict[str, Any]:
@@ -462,15 +435,20 @@ def run_predict(
     predictor: Predictor,
     boxes: BoxProvider | None = None,
     config: PredictConfig | None = None,
+    *,
+    stages: Sequence[Stage] = (),
+    sinks: Sequence[Sink] = (),
 ) -> PredictSummary:
     """Predict poses on every frame of ``source`` and write the configured outputs.
 
     Args:
         source: anything :func:`~posecli.inference.sources.open_source` takes, or a source.
-        predictor: the model.
+        predictor: the model (:func:`posecli.inference.load.load_predictor`).
         boxes: box provider (default :class:`WholeFrameBoxes`); a :class:`FollowBoxes` with
             ``every > 1`` makes the run sequential (boxes follow the last keypoints).
         config: outputs and options.
+        stages: extra ``stage(frame, result) -> result`` run after tracking and smoothing.
+        sinks: extra sinks (``write(frame, result)``) beside the configured outputs.
 
     Returns:
         A :class:`PredictSummary`. Outputs are streamed while running; on an exception or
@@ -479,118 +457,48 @@ def run_predict(
     config = config or PredictConfig()
     src = source if isinstance(source, FrameSource) else open_source(source)
     boxes = boxes or WholeFrameBoxes()
-    follow = boxes if isinstance(boxes, FollowBoxes) else None
-    sequential = follow is not None and follow.every > 1
-    summary = PredictSummary(source=src.name)
+    sequential = isinstance(boxes, FollowBoxes) and boxes.every > 1
+    summary = PredictSummary(source=src.name, backend=predictor.backend.name)
     timings = summary.timings
-    tracker = smoother = None
-    if config.track:
-        from posecli.inference.tracking import Tracker
-
-        sig = getattr(predictor.skeleton, "sigmas", None)
-        if config.track_metric not in ("oks", "iou"):
-            raise PoseCliError(f"--track-metric must be oks or iou, got {config.track_metric!r}")
-        tracker = Tracker(
-            metric=config.track_metric,  # type: ignore[arg-type]
-            sigmas=sig if sig is not None and len(sig) else None,
-            kpt_thr=config.kpt_thr,
-        )
-    if config.smooth:
-        from posecli.inference.smoothing import KeypointSmoother
-
-        smoother = KeypointSmoother(
-            min_cutoff=config.smooth_min_cutoff, beta=config.smooth_beta, kpt_thr=0.0
-        )
     clock = time.perf_counter
     t_start = clock()
     with contextlib.ExitStack() as stack:
         stack.callback(src.close)
-        if predictor.device.type == "cpu":
-            stack.enter_context(cpu_threads(config.threads))
-        outputs = _Outputs(config, src, predictor, stack)
-        summary.outputs = {k: str(v) for k, v in outputs.paths.items()}
+        stack.enter_context(opencv_single_thread())
+        paths = output_paths(config, src)
+        all_stages = [*make_stages(config, predictor, src, boxes), *stages]
+        all_sinks = [*make_sinks(config, src, predictor, stack, paths), *sinks]
+        summary.outputs = {k: str(v) for k, v in paths.items()}
         progress = _Progress(src.frame_count, config.progress, f"predict {Path(src.name).name}")
         stack.callback(progress.close)
-        if sequential:
-            prepared: Any = _prepare(src, boxes, predictor, timings)
-        else:
-            background = _Background(
-                lambda: _prepare(src, boxes, predictor, timings),
-                maxsize=max(8, 2 * predictor.batch_size),
-            )
-            stack.callback(background.close)
-            prepared = background
-
-        def flush(items: list[_Prepared]) -> bool:
-            crops = CropBatch.concat([p.crops for p in items], predictor.input_size)
-            kps = np.zeros((0, predictor.num_keypoints, 2), np.float32)
-            scs = np.zeros((0, predictor.num_keypoints), np.float32)
-            for s in range(0, len(crops), predictor.batch_size):
-                t1 = clock()
-                e = s + predictor.batch_size
-                out = predictor.forward(predictor.to_tensor(crops.images[s:e]))
-                t2 = clock()
-                kp, sc = predictor.decode(out, crops.centers[s:e], crops.scales[s:e])
-                timings["model"] += t2 - t1
-                timings["postprocess"] += clock() - t2
-                kps, scs = np.concatenate([kps, kp]), np.concatenate([scs, sc])
-            start = 0
-            for item in items:
-                t3 = clock()
-                n = len(item.boxes)
-                kp, sc = kps[start : start + n], scs[start : start + n]
-                start += n
-                ids = tracker.update(kp, sc, item.boxes.xyxy) if tracker is not None else None
-                if smoother is not None:
-                    f = item.frame
-                    t = f.time_s if f.time_s is not None else f.index / (src.fps or 30.0)
-                    kp = smoother(kp, t, ids, sc)
-                if follow is not None:
-                    follow.update(kp, sc, item.frame.size)
-                pred = FramePrediction(
-                    item.frame.index,
-                    item.frame.time_s,
-                    kp,
-                    sc,
-                    item.boxes.xyxy,
-                    item.boxes.scores,
-                    track_ids=ids,
-                    name=item.frame.name,
-                )
-                t4 = clock()
-                timings["postprocess"] += t4 - t3
-                keep_going = outputs.write(item.frame, pred)
-                timings["write"] += clock() - t4
-                summary.frames += 1
-                summary.instances += n
-                if config.keep_results:
-                    summary.results.append(pred)
-                progress.advance()
-                if not keep_going:
-                    return False
-            return True
-
-        pending: list[_Prepared] = []
-        count = 0
-        for item in prepared:
-            pending.append(item)
-            count += len(item.crops)
-            if sequential or count >= predictor.batch_size:
-                go_on = flush(pending)
-                pending, count = [], 0
-                if not go_on:
-                    summary.stopped = True
-                    break
-        if pending and not summary.stopped:
-            flush(pending)
+        frames = predictor.stream_with_frames(
+            src,
+            boxes,
+            stages=all_stages,
+            sequential=sequential,
+            threads=config.threads if config.threads else "auto",
+            timings=timings,
+        )
+        stack.callback(frames.close)
+        for frame, result in frames:
+            t0 = clock()
+            keep_going = True
+            for sink in all_sinks:
+                keep_going = sink.write(frame, result) is not False and keep_going
+            timings["write"] += clock() - t0
+            summary.frames += 1
+            summary.instances += len(result)
+            if config.keep_results:
+                summary.results.append(result)
+            progress.advance()
+            if not keep_going:
+                summary.stopped = True
+                break
     summary.seconds = clock() - t_start
+    summary.threads = predictor.thread_report or (str(config.threads) if config.threads else None)
     summary.failed = sorted(src.failed)
     if summary.failed:
         log.warning(
             "%s: %d frame(s) failed to decode and were skipped", src.name, len(summary.failed)
         )
-    if config.show and outputs.show:
-        import cv2
-
-        cv2.destroyAllWindows()
     return summary

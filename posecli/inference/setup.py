@@ -19,6 +19,7 @@ __all__ = [
     "PERSON_SKELETONS",
     "detector_mismatch",
     "find_work_dir_checkpoints",
+    "load_default_predictor",
     "make_box_provider",
     "resolve_model_spec",
 ]
@@ -85,25 +86,12 @@ def resolve_model_spec(
 
 
 def load_default_predictor(spec: str, how: str, **kwargs: Any) -> Any:
-    """A :class:`Predictor` for ``spec``; failing to get the default model says what to pass.
-
-    Exported models (``.onnx``, ``.ts``) run through :class:`DeployedPredictor` instead.
-    """
-    from posecli.deploy import is_deployed_model
-
-    if is_deployed_model(spec):
-        from posecli.export.predictor import DeployedPredictor
-
-        return DeployedPredictor(
-            spec,
-            batch_size=kwargs.get("batch_size", 16),
-            device=kwargs.get("device", "auto"),
-            flip_test=kwargs.get("flip_test"),
-        )
-    from posecli.inference.predictor import Predictor
+    """:func:`~posecli.inference.load.load_predictor` for ``spec``; failing to get the default
+    model says what to pass instead."""
+    from posecli.inference.load import load_predictor
 
     try:
-        return Predictor(spec, **kwargs)
+        return load_predictor(spec, **kwargs)
     except PoseCliError as exc:
         if how != "the default model":
             raise

@@ -33,23 +33,24 @@ import io
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import cv2
 import numpy as np
 
 from posecli._closing import Closing
 from posecli.errors import DataError, PoseCliError
+from posecli.runtime.frames import Frame
+from posecli.runtime.result import FramePrediction, nan_to_none
 
 __all__ = [
     "CocoResultsWriter",
     "DlcCsvWriter",
-    "FramePrediction",
     "ImageWriter",
     "PredictionsWriter",
+    "Sink",
     "VideoWriter",
     "check_writable",
     "load_predictions",
@@ -61,75 +62,17 @@ FORMAT_NAME = "posecli-predictions"
 FORMAT_VERSION = 1
 
 
-@dataclass
-class FramePrediction:
-    """The predictions of one frame.
+class Sink(Protocol):
+    """Where ``posecli predict`` sends each frame: result files, a rendered video, a window.
 
-    Attributes:
-        frame: frame index in the source.
-        time_s: frame time in seconds (``None`` for still images).
-        keypoints: ``(N, K, 2)`` image pixels.
-        keypoint_scores: ``(N, K)``.
-        bboxes: ``(N, 4)`` xyxy image pixels.
-        bbox_scores: ``(N,)``.
-        track_ids: ``(N,)`` ints, or ``None`` without tracking.
-        name: image file name or ``video#index``.
+    ``write(frame, result)`` gets every frame in order (``frame`` is the decoded
+    :class:`~posecli.runtime.frames.Frame`, ``None`` when writing saved results);
+    ``close()`` finalises. A sink returning ``False`` from ``write`` stops the run.
     """
 
-    frame: int
-    time_s: float | None
-    keypoints: np.ndarray
-    keypoint_scores: np.ndarray
-    bboxes: np.ndarray
-    bbox_scores: np.ndarray
-    track_ids: np.ndarray | None = None
-    name: str | None = None
+    def write(self, frame: Frame | None, prediction: FramePrediction) -> bool | None: ...
 
-    def __post_init__(self) -> None:
-        kpts = np.asarray(self.keypoints, np.float32)
-        self.keypoints = kpts[None] if kpts.ndim == 2 else kpts
-        n, k = self.keypoints.shape[:2]
-        self.keypoint_scores = np.asarray(self.keypoint_scores, np.float32).reshape(n, k)
-        self.bboxes = np.asarray(self.bboxes, np.float32).reshape(n, 4)
-        self.bbox_scores = np.asarray(self.bbox_scores, np.float32).reshape(n)
-        if self.track_ids is not None:
-            self.track_ids = np.asarray(self.track_ids, np.int64).reshape(n)
-
-    def __len__(self) -> int:
-        return int(self.keypoints.shape[0])
-
-    def to_record(self, decimals: int = 3) -> dict[str, Any]:
-        """The JSON record of this frame (see the module docstring)."""
-        kpts = np.round(self.keypoints.astype(np.float64), decimals)
-        sc = np.round(self.keypoint_scores.astype(np.float64), 4)
-        boxes = np.round(self.bboxes.astype(np.float64), decimals)
-        bsc = np.round(self.bbox_scores.astype(np.float64), 4)
-        instances = [
-            {
-                "keypoints": _nan_to_none(kpts[i].tolist()),
-                "keypoint_scores": _nan_to_none(sc[i].tolist()),
-                "bbox": _nan_to_none(boxes[i].tolist()),
-                "bbox_score": _nan_to_none(float(bsc[i])),
-                "track_id": None if self.track_ids is None else int(self.track_ids[i]),
-            }
-            for i in range(len(self))
-        ]
-        time_s = None if self.time_s is None else round(float(self.time_s), 6)
-        return {
-            "frame": int(self.frame),
-            "time_s": time_s,
-            "name": self.name,
-            "instances": instances,
-        }
-
-
-def _nan_to_none(value: Any) -> Any:
-    """JSON has no NaN: replace non-finite floats by ``None`` in nested lists."""
-    if isinstance(value, list):
-        return [_nan_to_none(v) for v in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
+    def close(self) -> None: ...
 
 
 def skeleton_to_dict(skeleton: Any) -> dict[str, Any] | None:
@@ -239,7 +182,7 @@ class PredictionsWriter(_Writer):
         self._fh.write(json.dumps({"header": self.header}) + "\n")
         self._fh.flush()
 
-    def write(self, prediction: FramePrediction) -> None:
+    def write(self, frame: Frame | None, prediction: FramePrediction) -> None:
         """Append one frame (flushed at once, so a killed run keeps it)."""
         if self._fh is None:
             raise PoseCliError(f"{self.path}: writer is closed")
@@ -388,7 +331,7 @@ class CocoResultsWriter(_TextStream):
         self.count = 0
         self._write("[")
 
-    def write(self, prediction: FramePrediction) -> None:
+    def write(self, frame: Frame | None, prediction: FramePrediction) -> None:
         """Append the instances of one frame."""
         image_id = self.image_ids.get(prediction.name or "", prediction.frame)
         sc = prediction.keypoint_scores
@@ -401,7 +344,7 @@ class CocoResultsWriter(_TextStream):
             rec: dict[str, Any] = {
                 "image_id": image_id,
                 "category_id": self.category_id,
-                "keypoints": _nan_to_none(np.round(flat.astype(np.float64), 3).tolist()),
+                "keypoints": nan_to_none(np.round(flat.astype(np.float64), 3).tolist()),
                 "score": round(float(scores[i]), 5),
                 "bbox": np.round(
                     np.concatenate([prediction.bboxes[i, :2], wh[i]]).astype(np.float64), 2
@@ -491,7 +434,7 @@ class DlcCsvWriter(_TextStream):
                 self._slot_seen[slot] = pred.frame
         return slots
 
-    def write(self, prediction: FramePrediction) -> None:
+    def write(self, frame: Frame | None, prediction: FramePrediction) -> None:
         """Append the row of one frame."""
         k = len(self.names)
         if len(prediction) and prediction.keypoints.shape[1] != k:

@@ -19,6 +19,7 @@ from torch import nn
 
 from posecli.models.heads.base import BaseHead
 from posecli.recipe.schema import TestConfig
+from posecli.runtime.geometry import crop_to_image
 
 
 class PoseModel(nn.Module):
@@ -185,8 +186,6 @@ class PoseModel(nn.Module):
 def to_image_space(
     keypoints: torch.Tensor, input_w: int, input_h: int, center: torch.Tensor, scale: torch.Tensor
 ) -> torch.Tensor:
-    """Input-crop keypoints ``(B,K,2)`` → image pixels, given ``center``/``scale`` ``(B,2)``."""
-    center = center.to(keypoints).reshape(-1, 1, 2)
-    scale = scale.to(keypoints).reshape(-1, 1, 2)
-    size = torch.tensor([input_w, input_h], dtype=keypoints.dtype, device=keypoints.device)
-    return keypoints / size * scale + center - 0.5 * scale
+    """Input-crop keypoints ``(B,K,2)`` → image pixels, given ``center``/``scale`` ``(B,2)``
+    (:func:`posecli.runtime.geometry.crop_to_image`, the one copy of this mapping)."""
+    return crop_to_image(keypoints, (input_w, input_h), center, scale)

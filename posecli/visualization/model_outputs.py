@@ -40,7 +40,7 @@ def render_model_outputs(predictor: Any, image: np.ndarray, bbox: Any = None) ->
     """Draw the raw outputs of ``predictor``'s model for the crop of ``bbox`` in ``image``.
 
     Args:
-        predictor: a :class:`~posecli.inference.predictor.Predictor`.
+        predictor: a :class:`~posecli.runtime.Predictor` on the ``torch`` backend.
         image: BGR uint8 ``(H, W, 3)``.
         bbox: ``(4,)`` xyxy image pixels (``None``: the whole image).
 
@@ -60,7 +60,7 @@ def render_model_outputs(predictor: Any, image: np.ndarray, bbox: Any = None) ->
         kc = skeleton_style(skeleton)["keypoint_colors"]
         colors = kc if kc is not None and len(kc) == skeleton.num_keypoints else None
     with torch.inference_mode():
-        inputs = predictor.to_tensor(crops.images[:1])
+        inputs = predictor.backend.to_tensor(crops.images[:1])
         feats = model.extract_feats(inputs)
         outputs = model.head.postprocess(model.head(feats))
         kind = output_kind(outputs)

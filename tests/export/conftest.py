@@ -166,3 +166,11 @@ class ExportCache:
 @pytest.fixture(scope="session")
 def exported(checkpoints: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> ExportCache:
     return ExportCache(checkpoints, tmp_path_factory.mktemp("exported"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def export_cache(tmp_path_factory: pytest.TempPathFactory):
+    """``--backend auto`` exports into a temporary cache, never the user's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("POSECLI_CACHE_DIR", str(tmp_path_factory.mktemp("posecli-cache")))
+        yield

@@ -13,12 +13,18 @@ from posecli.data.transforms.bbox import GetBBoxCenterScale
 
 
 def torch_predict(
-    checkpoint: Path, frames: list[np.ndarray], padding: float, use_udp: bool
+    checkpoint: Path,
+    frames: list[np.ndarray],
+    padding: float,
+    use_udp: bool,
+    flip_test: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Whole-frame boxes through GetBBoxCenterScale → TopdownAffine → ``model.predict`` (no
-    flip): keypoints ``(F,K,2)`` image pixels and scores ``(F,K)``."""
+    """Whole-frame boxes through GetBBoxCenterScale → TopdownAffine → ``model.predict`` (the
+    training-time evaluation path; flip test as the recipe says unless ``flip_test``):
+    keypoints ``(F,K,2)`` image pixels and scores ``(F,K)``."""
     model, _ = load_checkpoint(checkpoint)
-    model.test_cfg = model.test_cfg.model_copy(update={"flip_test": False})
+    if flip_test is not None:
+        model.test_cfg = model.test_cfg.model_copy(update={"flip_test": flip_test})
     size = tuple(model.codec.input_size)
     rng = np.random.default_rng(0)
     imgs, centers, scales = [], [], []

@@ -7,19 +7,21 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-import posecli.deploy
 from posecli.cli.app import create_app
+from posecli.runtime import open_exported
 
 
 def test_export_command(checkpoints: dict[str, Path], tmp_path: Path, runner: CliRunner) -> None:
     app = create_app()
     out = tmp_path / "cli.onnx"
-    args = ["export", str(checkpoints["rtmpose-t-small"]), "--format", "onnx", "--out", str(out)]
+    args = ["export", str(checkpoints["rtmpose-t-small"]), "--to", "onnx", "--out", str(out)]
     res = runner.invoke(app, [*args, "--check", "--batch", "dynamic", "--opset", "17", "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["path"] == str(out) and data["check"]["passed"] is True
-    assert posecli.deploy.load(out).input_size == (96, 128)
+    assert data["flip_test"] is True and data["check"]["flip_test"] is True
+    assert "flip test on, decode simcc" in data["test_time"]
+    assert open_exported(out)[0].input_size == (96, 128)
 
     res = runner.invoke(app, args)
     assert res.exit_code == 1
@@ -30,15 +32,22 @@ def test_export_command(checkpoints: dict[str, Path], tmp_path: Path, runner: Cl
 
     ts = tmp_path / "cli.ts"
     res = runner.invoke(
-        app, ["export", str(checkpoints["rtmpose-t-small"]), "-f", "torchscript", "-o", str(ts)]
+        app, ["export", str(checkpoints["rtmpose-t-small"]), "--to", "torchscript", "-o", str(ts)]
     )
     assert res.exit_code == 0, res.output
     assert f"wrote {ts}" in res.stdout
+    included = [line for line in res.stdout.splitlines() if line.startswith("included:")]
+    assert len(included) == 1 and "flip test on" in included[0]
+
+    res = runner.invoke(app, [*args, "--force", "--no-flip-test"])
+    assert res.exit_code == 0, res.output
+    assert "included: flip test off" in res.stdout
+    assert open_exported(out)[0].flip_test is False
 
 
 def test_export_help_lists_options(runner: CliRunner) -> None:
     res = runner.invoke(create_app(), ["export", "--help"])
     assert res.exit_code == 0
-    for opt in ("--format", "--batch", "--input-size", "--opset", "--fp16", "--no-preprocess",
-                "--no-decode", "--check", "--force"):  # fmt: skip
+    for opt in ("--to", "--batch", "--input-size", "--opset", "--fp16", "--no-preprocess",
+                "--no-flip-test", "--check", "--force"):  # fmt: skip
         assert opt in res.stdout

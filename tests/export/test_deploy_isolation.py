@@ -1,4 +1,4 @@
-"""posecli.deploy runs an ONNX model without importing torch or posecli's model/engine code."""
+"""posecli.runtime runs an ONNX model without importing torch or posecli's model/engine code."""
 
 from __future__ import annotations
 
@@ -12,17 +12,19 @@ from .conftest import VIDEO, ExportCache
 SCRIPT = """
 import json, sys
 import cv2
-import posecli.deploy
-model = posecli.deploy.load(sys.argv[1], threads=1)
+from posecli.runtime import Predictor, open_exported
+spec, backend = open_exported(sys.argv[1], threads=1)
+model = Predictor(spec, backend)
 cap = cv2.VideoCapture(sys.argv[2]); ok, frame = cap.read(); cap.release()
-kp, scores = model(frame, [[0, 0, frame.shape[1], frame.shape[0]], [10, 10, 200, 150]])
+res = model.predict(frame, [[0, 0, frame.shape[1], frame.shape[0]], [10, 10, 200, 150]])
+kp, scores = res.keypoints, res.keypoint_scores
 bad = [m for m in sys.modules if m == "torch" or m.startswith(("torch.", "posecli.models",
-       "posecli.engine", "posecli.inference", "posecli.api"))]
+       "posecli.engine", "posecli.inference", "posecli.export", "posecli.api"))]
 print(json.dumps({"shape": list(kp.shape), "scores": list(scores.shape), "bad": bad}))
 """
 
 
-def test_deploy_imports_no_torch(exported: ExportCache) -> None:
+def test_runtime_imports_no_torch(exported: ExportCache) -> None:
     path = exported("rle").path
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(path), str(VIDEO)],

@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 import torch
 
-import posecli.deploy
 from posecli import __version__
 from posecli.api import load_checkpoint
 from posecli.cli.app import error_line
-from posecli.export.errors import DeployError, ExportError
+from posecli.errors import PoseCliError
+from posecli.export.errors import ExportError
 from posecli.export.exporter import export_checkpoint, export_model
 from posecli.export.onnx import read_onnx_metadata
 from posecli.export.torchscript import read_torchscript_metadata
+from posecli.runtime import open_exported
+from posecli.runtime.backends import OrtBackend
 
 from .conftest import ExportCache
 
@@ -25,7 +27,7 @@ COCO_FLIP = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
 def test_metadata_read_back(exported: ExportCache) -> None:
     path = exported("rle").path
     meta = read_onnx_metadata(path)
-    assert meta == posecli.deploy.read_metadata(path)
+    assert meta == OrtBackend(path).metadata()
     assert meta["posecli_version"] == __version__
     assert meta["recipe"] == "rle-res50_coco-256x192"
     assert meta["skeleton"] == "coco"
@@ -34,9 +36,12 @@ def test_metadata_read_back(exported: ExportCache) -> None:
     assert [15, 13] in meta["skeleton_links"]  # left_ankle - left_knee
     assert meta["input_size"] == [96, 128]
     assert meta["codec"] == {"name": "regression", "input_size": [96, 128]}
-    assert meta["head"] == "rle_head"
-    assert meta["batch"] == "dynamic" and meta["decode"] is True
-    assert meta["output_names"] == ["keypoints", "scores", "coords"]
+    assert meta["output_kind"] == "coords" and meta["flip_test"] is True
+    assert meta["flip"] == {
+        "flip_mode": "heatmap", "shift_heatmap": False, "simcc_shift_bins": 0.0,
+        "shift_coords": True,
+    }  # fmt: skip
+    assert meta["batch"] == "dynamic" and meta["output_names"] == ["coords"]
     assert meta["bbox_padding"] == 1.25 and meta["use_udp"] is False
 
 
@@ -60,12 +65,12 @@ def test_corrupted_onnx_is_a_one_line_error(exported: ExportCache, tmp_path: Pat
     good = exported("rle").path
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
-    with pytest.raises(DeployError) as info:
-        posecli.deploy.load(bad)
+    with pytest.raises(PoseCliError) as info:
+        open_exported(bad)
     line = error_line(info.value)
     assert "\n" not in line and str(bad) in line and "not a loadable ONNX model" in line
-    with pytest.raises(DeployError, match="no such model file"):
-        posecli.deploy.load(tmp_path / "missing.onnx")
+    with pytest.raises(PoseCliError, match="no such model file"):
+        open_exported(tmp_path / "missing.onnx")
 
 
 def test_rtmcc_input_size_mismatch(checkpoints: dict[str, Path], tmp_path: Path) -> None:

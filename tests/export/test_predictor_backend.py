@@ -1,4 +1,4 @@
-"""The exported-model backend of ``posecli predict`` (``DeployedPredictor``)."""
+"""Exported files in ``posecli predict``: the runtime's one Predictor on ONNX Runtime."""
 
 from __future__ import annotations
 
@@ -9,30 +9,25 @@ import numpy as np
 import pytest
 
 from posecli.errors import PoseCliError
-from posecli.export.predictor import DeployedPredictor
+from posecli.inference.load import load_predictor
 
 from .conftest import ExportCache
 from .helpers import torch_predict
 
 
-def test_deployed_predictor_matches_pytorch(
+def test_exported_predictor_matches_pytorch(
     exported: ExportCache, checkpoints: dict[str, Path], frames: list[np.ndarray]
 ) -> None:
-    predictor = DeployedPredictor(exported("rtmpose-s").path, batch_size=2, device="cpu")
-    assert str(predictor.device) == "cpu" and predictor.input_size == (96, 128)
+    predictor = load_predictor(exported("rtmpose-s").path, batch_size=2, device="cpu")
+    assert predictor.device == "cpu" and predictor.input_size == (96, 128)
+    assert predictor.backend.name == "onnxruntime" and predictor.flip_test is True
     assert predictor.skeleton is not None and predictor.skeleton.name == "coco"
-    parts = [predictor.crops(f) for f in frames]
-    crops = type(parts[0])(
-        np.concatenate([p.images for p in parts]),
-        np.concatenate([p.centers for p in parts]),
-        np.concatenate([p.scales for p in parts]),
-    )
-    kp, sc = predictor.infer(crops)  # two runs of batch_size 2
+    results = predictor.predict(frames)  # two runs of batch_size 2 (+ their mirrored crops)
     ref_kp, ref_sc = torch_predict(checkpoints["rtmpose-s"], frames, 1.25, False)
-    assert np.abs(kp - ref_kp).max() <= 1e-3
-    assert np.abs(sc - ref_sc).max() <= 1e-4
-    with pytest.raises(PoseCliError, match="exported without flip test"):
-        DeployedPredictor(exported("rtmpose-s").path, flip_test=True)
+    assert np.abs(np.stack([r.keypoints[0] for r in results]) - ref_kp).max() <= 1e-3
+    assert np.abs(np.stack([r.keypoint_scores[0] for r in results]) - ref_sc).max() <= 1e-4
+    with pytest.raises(PoseCliError, match="is a onnxruntime file"):
+        load_predictor(exported("rtmpose-s").path, backend="torch")
 
 
 def test_run_predict_with_onnx_model(
@@ -44,10 +39,10 @@ def test_run_predict_with_onnx_model(
     folder.mkdir()
     for i, frame in enumerate(frames):
         cv2.imwrite(str(folder / f"{i:03d}.png"), frame)
-    predictor = DeployedPredictor(exported("rtmpose-s").path, device="cpu")
+    predictor = load_predictor(exported("rtmpose-s").path, device="cpu")
     summary = run_predict(
         folder, predictor, config=PredictConfig(out=None, progress=False, keep_results=True)
     )
-    assert summary.frames == 3 and summary.instances == 3
-    direct = predictor.predict(frames[1])[0]
+    assert summary.frames == 3 and summary.instances == 3 and summary.backend == "onnxruntime"
+    direct = predictor.predict(frames[1]).keypoints
     np.testing.assert_allclose(summary.results[1].keypoints, direct, atol=1e-4)

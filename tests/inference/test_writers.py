@@ -17,13 +17,13 @@ from posecli.errors import DataError, PoseCliError
 from posecli.inference.writers import (
     CocoResultsWriter,
     DlcCsvWriter,
-    FramePrediction,
     ImageWriter,
     PredictionsWriter,
     VideoWriter,
     load_predictions,
     partial_path,
 )
+from posecli.runtime import FramePrediction
 
 SKELETON = {"name": "toy", "keypoint_names": ["a", "b", "c"], "links": np.array([[0, 1], [1, 2]])}
 
@@ -48,7 +48,7 @@ def test_predictions_json_complete_document(tmp_path: Path) -> None:
     out = tmp_path / "predictions.json"
     with PredictionsWriter(out, skeleton=SKELETON, source="v.mp4", fps=25.0, frame_count=3) as w:
         for i in range(3):
-            w.write(_pred(i))
+            w.write(None, _pred(i))
             assert partial_path(out).exists() and not out.exists()
     assert not partial_path(out).exists()
     doc = json.loads(out.read_text())  # strict JSON (no NaN)
@@ -75,7 +75,7 @@ def test_interrupted_by_exception_keeps_finished_frames(tmp_path: Path) -> None:
         for i in range(5):
             if i == 3:
                 raise KeyboardInterrupt
-            w.write(_pred(i))
+            w.write(None, _pred(i))
     doc = load_predictions(out)
     assert doc["complete"] is False and [f["frame"] for f in doc["frames"]] == [0, 1, 2]
 
@@ -85,10 +85,11 @@ def test_killed_run_is_recovered_from_the_partial_file(tmp_path: Path) -> None:
     out = tmp_path / "predictions.json"
     script = textwrap.dedent(f"""
         import os, numpy as np
-        from posecli.inference.writers import PredictionsWriter, FramePrediction
+        from posecli.inference.writers import PredictionsWriter
+        from posecli.runtime import FramePrediction
         w = PredictionsWriter({str(out)!r}, fps=25.0)
         for i in range(4):
-            w.write(FramePrediction(i, i / 25, np.zeros((1, 3, 2)), np.ones((1, 3)),
+            w.write(None, FramePrediction(i, i / 25, np.zeros((1, 3, 2)), np.ones((1, 3)),
                                     np.array([[0, 0, 5, 5]]), np.ones(1)))
         w._fh.write('{{"frame": 4, "time_s"')  # a torn last line
         w._fh.flush()
@@ -109,9 +110,9 @@ def test_killed_run_is_recovered_from_the_partial_file(tmp_path: Path) -> None:
 def test_coco_results_list(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     with CocoResultsWriter(out, image_ids={"v.mp4#1": 101}) as w:
-        w.write(_pred(0))
-        w.write(_pred(1, n=1))
-        w.write(_pred(2, n=0))
+        w.write(None, _pred(0))
+        w.write(None, _pred(1, n=1))
+        w.write(None, _pred(2, n=0))
     results = json.loads(out.read_text())
     assert len(results) == 3 and [r["image_id"] for r in results] == [0, 0, 101]
     r = results[0]
@@ -124,7 +125,7 @@ def test_dlc_csv_single_and_multi_animal(tmp_path: Path) -> None:
     single = tmp_path / "single.csv"
     with DlcCsvWriter(single, ["a", "b", "c"]) as w:
         for i in range(4):
-            w.write(_pred(i))
+            w.write(None, _pred(i))
     rows = list(csv.reader(single.open()))
     assert [r[0] for r in rows[:3]] == ["scorer", "bodyparts", "coords"]
     assert rows[1][1:4] == ["a", "a", "a"] and rows[2][1:4] == ["x", "y", "likelihood"]
@@ -134,11 +135,11 @@ def test_dlc_csv_single_and_multi_animal(tmp_path: Path) -> None:
 
     multi = tmp_path / "multi.csv"
     with DlcCsvWriter(multi, ["a", "b", "c"], individuals=2) as w:
-        w.write(_pred(0))  # tracks 10, 11
+        w.write(None, _pred(0))  # tracks 10, 11
         swapped = _pred(1)
         swapped.track_ids = np.array([11, 10])
-        w.write(swapped)
-        w.write(_pred(2, n=0))
+        w.write(None, swapped)
+        w.write(None, _pred(2, n=0))
     rows = list(csv.reader(multi.open()))
     assert [r[0] for r in rows[:4]] == ["scorer", "individuals", "bodyparts", "coords"]
     assert rows[1][1] == "individual0" and rows[1][10] == "individual1" and len(rows[0]) == 19

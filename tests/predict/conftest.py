@@ -19,19 +19,19 @@ def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def predictor(tiny_ckpt: Path):
-    from posecli.inference.predictor import Predictor
+    from posecli.inference.load import load_predictor
 
-    return Predictor(tiny_ckpt, device="cpu", batch_size=16)
+    return load_predictor(tiny_ckpt, backend="torch", device="cpu", batch_size=16)
 
 
 @pytest.fixture(scope="session")
 def video_run(tiny_ckpt: Path, tmp_path_factory: pytest.TempPathFactory):
     """``posecli predict`` on the bundled video: json + csv + rendered video, tracked."""
-    from posecli.inference.predictor import Predictor
+    from posecli.inference.load import load_predictor
     from posecli.inference.run import PredictConfig, run_predict
 
     out = tmp_path_factory.mktemp("video_run")
-    pred = Predictor(tiny_ckpt, device="cpu", batch_size=16)
+    pred = load_predictor(tiny_ckpt, backend="torch", device="cpu", batch_size=16)
     config = PredictConfig(
         out=out,
         formats=["json", "csv"],
@@ -42,3 +42,11 @@ def video_run(tiny_ckpt: Path, tmp_path_factory: pytest.TempPathFactory):
         progress=False,
     )
     return run_predict(VIDEO, pred, config=config), out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def export_cache(tmp_path_factory: pytest.TempPathFactory):
+    """``--backend auto`` exports into a temporary cache, never the user's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("POSECLI_CACHE_DIR", str(tmp_path_factory.mktemp("posecli-cache")))
+        yield

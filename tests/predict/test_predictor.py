@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from posecli.inference.predictor import Predictor
+from posecli.inference.load import load_predictor
+from posecli.runtime import Predictor
 
 from .conftest import VIDEO
 
@@ -31,8 +32,12 @@ def test_whole_frame_single_image(predictor: Predictor) -> None:
 def test_batch_size_1_and_16_agree(tiny_ckpt: Path) -> None:
     frames = _frames(5)
     boxes = [np.array([[10, 20, 200, 300], [150, 100, 390, 400]], np.float32)] * 5
-    one = Predictor(tiny_ckpt, device="cpu", batch_size=1).predict(frames, boxes)
-    many = Predictor(tiny_ckpt, device="cpu", batch_size=16).predict(frames, boxes)
+    one = load_predictor(tiny_ckpt, backend="torch", device="cpu", batch_size=1).predict(
+        frames, boxes
+    )
+    many = load_predictor(tiny_ckpt, backend="torch", device="cpu", batch_size=16).predict(
+        frames, boxes
+    )
     assert len(one) == len(many) == 5
     for a, b in zip(one, many, strict=True):
         assert a.keypoints.shape == (2, 17, 2)
@@ -94,7 +99,9 @@ def test_predictions_reproduce_evaluation(tiny_ckpt: Path) -> None:
         paths += [m["img_path"] for m in batch["meta"]]
     ref_kp, gt, visible = np.concatenate(ref), np.concatenate(gts), np.concatenate(vis) > 0
     bbs = np.concatenate(boxes)
-    ours = Predictor(tiny_ckpt, device="cpu", batch_size=7).predict(paths, list(bbs[:, None]))
+    ours = load_predictor(tiny_ckpt, backend="torch", device="cpu", batch_size=7).predict(
+        paths, list(bbs[:, None])
+    )
     kp = np.concatenate([r.keypoints for r in ours])
     assert kp.shape == ref_kp.shape == (18, 17, 2)
     np.testing.assert_allclose(kp, ref_kp, atol=1e-3)

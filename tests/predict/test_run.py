@@ -92,10 +92,10 @@ def test_follow_boxes_call_the_detector_every_n_frames(predictor, tmp_path: Path
 
 
 def test_random_torchvision_detector_plumbing(tiny_ckpt: Path, tmp_path: Path, caplog) -> None:
-    from posecli.inference.predictor import Predictor
+    from posecli.inference.load import load_predictor
     from posecli.inference.setup import make_box_provider
 
-    pred = Predictor(tiny_ckpt, device="cpu")
+    pred = load_predictor(tiny_ckpt, backend="torch", device="cpu")
     with caplog.at_level(logging.WARNING):
         boxes = make_box_provider(
             detector="ssdlite",

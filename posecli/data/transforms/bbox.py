@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from posecli.runtime.geometry import bbox_center_scale
+
 
 class GetBBoxCenterScale:
     """``bbox (N, 4) xyxy`` → ``bbox_center (N, 2)`` (midpoint) and ``bbox_scale (N, 2)``
@@ -15,9 +17,9 @@ class GetBBoxCenterScale:
         self.padding = float(padding)
 
     def __call__(self, sample: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-        bbox = np.asarray(sample["bbox"], np.float32).reshape(-1, 4)
-        sample["bbox_center"] = (bbox[:, :2] + bbox[:, 2:]) * np.float32(0.5)
-        sample["bbox_scale"] = (bbox[:, 2:] - bbox[:, :2]) * np.float32(self.padding)
+        sample["bbox_center"], sample["bbox_scale"] = bbox_center_scale(
+            sample["bbox"], self.padding
+        )
         return sample
 
 
