@@ -37,6 +37,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "posecli.builtins.codecs",
     "posecli.builtins.models",
     "posecli.builtins.data",
+    "posecli.builtins.lifting",
     "posecli.builtins.inference",
     "posecli.builtins.engine",
     "posecli.builtins.evaluation",

@@ -24,3 +24,15 @@ def posecli_register_metrics(register: RegisterCallback) -> None:
         aliases=("CocoMetric", "coco"),
         help="COCO keypoint AP/AR through pycocotools (coco/AP, coco/AR, ...)",
     )
+    register(
+        "mpjpe",
+        "posecli.evaluation.mpjpe:MPJPE",
+        aliases=("MPJPE",),
+        help="3D mean per-joint position error: mode mpjpe, p-mpjpe (Procrustes), n-mpjpe (scale)",
+    )
+    register(
+        "pck_3d",
+        "posecli.evaluation.mpjpe:PCK3D",
+        aliases=("3DPCK", "PCK3D"),
+        help="3D PCK@150 mm and its AUC (MPI-INF-3DHP), 3DPCK / 3DAUC",
+    )

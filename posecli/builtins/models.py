@@ -46,6 +46,18 @@ def posecli_register_backbones(register: RegisterCallback) -> None:
         help="EfficientNet-Lite0 with packaged ImageNet weights (no download)",
     )
     register(
+        "tcn",
+        f"{_M}.backbones.tcn:TCN",
+        aliases=("TCN",),
+        help="VideoPose3D temporal convolutions over 2D keypoint sequences (lifting)",
+    )
+    register(
+        "dstformer",
+        f"{_M}.backbones.dstformer:DSTFormer",
+        aliases=("DSTFormer",),
+        help="MotionBERT dual-stream spatio-temporal transformer (lifting)",
+    )
+    register(
         "timm:",
         f"{_M}.backbones.timm_backbone:TimmBackbone",
         help="any timm model as timm:<name> (needs timm)",
@@ -107,6 +119,24 @@ def posecli_register_heads(register: RegisterCallback) -> None:
         aliases=("IntegralRegressionHead", "dsnt_head"),
         help="soft-argmax / DSNT integral regression",
     )
+    register(
+        "temporal_regression_head",
+        f"{_M}.heads.lifting_heads:TemporalRegressionHead",
+        aliases=("TemporalRegressionHead",),
+        help="lifting: 1x1 conv on TCN features → root-relative 3D joints",
+    )
+    register(
+        "trajectory_regression_head",
+        f"{_M}.heads.lifting_heads:TrajectoryRegressionHead",
+        aliases=("TrajectoryRegressionHead",),
+        help="lifting: root trajectory in camera space (VideoPose3D)",
+    )
+    register(
+        "motion_regression_head",
+        f"{_M}.heads.lifting_heads:MotionRegressionHead",
+        aliases=("MotionRegressionHead",),
+        help="lifting: MotionBERT per-token regression → 3D sequence",
+    )
 
 
 @hookimpl
@@ -152,6 +182,36 @@ def posecli_register_losses(register: RegisterCallback) -> None:
         f"{_M}.losses.regression:DSNTRegLoss",
         aliases=("DSNTRegLoss", "JSDiscretLoss"),
         help="DSNT heatmap regularisation (Jensen-Shannon)",
+    )
+    register(
+        "mpjpe",
+        f"{_M}.losses.lifting:MPJPELoss",
+        aliases=("MPJPELoss",),
+        help="lifting: mean per-joint position error",
+    )
+    register(
+        "n_mpjpe",
+        f"{_M}.losses.lifting:NMPJPELoss",
+        aliases=("NMPJPELoss",),
+        help="lifting: MPJPE after least-squares scale alignment",
+    )
+    register(
+        "mpjpe_velocity",
+        f"{_M}.losses.lifting:MPJPEVelocityJointLoss",
+        aliases=("MPJPEVelocityJointLoss",),
+        help="lifting: MPJPE + N-MPJPE + velocity error (MotionBERT)",
+    )
+    register(
+        "bone",
+        f"{_M}.losses.lifting:BoneLoss",
+        aliases=("BoneLoss",),
+        help="lifting: difference of mean bone lengths",
+    )
+    register(
+        "mse",
+        f"{_M}.losses.lifting:MSELoss",
+        aliases=("MSELoss",),
+        help="coordinate MSE (SimpleBaseline3D)",
     )
     register(
         "combined",

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from posecli.data.sample import IMAGE_TARGET_KEYS, INSTANCE_KEYS, META_KEYS
+from posecli.data.transforms.lifting import LIFTING_BATCH_KEYS
 
 _TENSOR_KEYS = (
     "input_center",
@@ -75,6 +76,8 @@ def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if imgs.ndim == 3:
             imgs = imgs[..., None]
         batch["inputs"] = torch.from_numpy(imgs).permute(0, 3, 1, 2)
+    elif "inputs" in first:  # 2D→3D lifting: codec-normalised keypoint sequences
+        batch["inputs"] = torch.from_numpy(np.stack([s["inputs"] for s in samples]))
     for key in _TENSOR_KEYS:
         if all(key in s for s in samples):
             batch[key] = _stack(key, [s[key] for s in samples])
@@ -90,6 +93,7 @@ def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
             key in IMAGE_TARGET_KEYS
             or key in INSTANCE_KEYS
             or key.startswith(("keypoint", "heatmap"))
+            or key in LIFTING_BATCH_KEYS
         ):
             batch[key] = _stack(key, values)
     meta = []

@@ -181,7 +181,8 @@ def build_dataset(recipe: Any, split: str, *, root: str | Path | None = None) ->
 def pipeline_defaults(recipe: Any) -> dict[str, Any]:
     """Arguments transforms take from the recipe when their table leaves them out."""
     codec = recipe.codec.as_dict()
-    return {"input_size": list(recipe.input_size), "encoder": codec}
+    size = list(recipe.input_size) if "input_size" in codec else None  # lifting codecs: none
+    return {"input_size": size, "encoder": codec}
 
 
 def build_torch_dataset(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Fixed(BaseModel):
@@ -81,9 +81,14 @@ class TestConfig(Fixed):
 
 
 class ModelSection(Fixed):
+    kind: Literal["topdown", "lifting"] = Field(
+        "topdown", description="Estimator: top-down (crops in) or 2D→3D lifting (keypoints in)."
+    )
     backbone: Component
     neck: Component | None = None
     head: Component
+    traj_backbone: Component | None = Field(None, description="Lifting: trajectory backbone.")
+    traj_head: Component | None = Field(None, description="Lifting: trajectory head.")
     preprocess: Preprocess = Field(default_factory=Preprocess)
     test: TestConfig = Field(default_factory=TestConfig)
     pretrained: list[Pretrained] = Field(default_factory=list)
@@ -171,15 +176,17 @@ class Recipe(Fixed):
     train: TrainSection | None = None
     eval: EvalSection = Field(default_factory=EvalSection)
 
-    @field_validator("codec")
-    @classmethod
-    def _codec_has_input_size(cls, value: Component) -> Component:
-        if "input_size" not in value.kwargs:
+    @model_validator(mode="after")
+    def _codec_has_input_size(self) -> Recipe:
+        if self.model.kind == "topdown" and "input_size" not in self.codec.kwargs:
             raise ValueError("codec needs input_size = [width, height]")
-        return value
+        return self
 
     @property
     def input_size(self) -> tuple[int, int]:
-        """The model's input size ``(w, h)``, taken from the codec."""
+        """The model's input size ``(w, h)``, taken from the codec (``(0, 0)`` for lifting
+        recipes: their inputs are keypoint sequences, not crops)."""
+        if self.model.kind == "lifting" and "input_size" not in self.codec.kwargs:
+            return 0, 0
         w, h = self.codec.kwargs["input_size"]
         return int(w), int(h)

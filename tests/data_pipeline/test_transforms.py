@@ -24,6 +24,7 @@ TABLES = {
     "load_image": {},
     "get_bbox_center_scale": {},
     "random_flip": {"prob": 1.0},
+    "random_flip_around_root": {"flip_prob": 1.0},  # lifting: tests/lifting/test_data.py
     "random_half_body": {"prob": 1.0, "min_total_keypoints": 1},
     "random_bbox_transform": {},
     "topdown_affine": {"input_size": [192, 256]},

@@ -29,6 +29,8 @@ SAMPLES: dict[str, tuple[Path, int, int]] = {
     "mpii": (DATA / "mmpose-annotations" / "test_mpii.json", 5, 16),
     "crowdpose": (DATA / "mmpose-annotations" / "test_crowdpose.json", 4, 14),  # 1 of 5 empty
     "aic": (DATA / "mmpose-annotations" / "test_aic.json", 9, 14),
+    "h36m": (DATA / "mmpose-tests" / "h36m" / "test_h36m_body3d.npz", 4, 17),
+    "mpi_inf_3dhp": (DATA / "mmpose-tests" / "mpi_inf_3dhp" / "test_3dhp_train.npz", 2, 17),
 }
 # MMPose's fixtures of every catalogued format (training-split samples, keypoints)
 SAMPLES.update(

@@ -39,6 +39,10 @@ class GenerateTarget:
         self.multilevel = bool(multilevel)
 
     def __call__(self, sample: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        if "lifting_target" in sample:  # 2D→3D lifting sample (posecli.data.datasets.h36m)
+            from posecli.data.transforms.lifting import encode_lifting
+
+            return encode_lifting(self.codecs, sample)
         kps = np.asarray(sample["transformed_keypoints"], np.float32)
         vis = np.asarray(sample["keypoints_visible"], np.float32)
         outs = [codec.encode(kps, vis) for codec in self.codecs]
