@@ -7,11 +7,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from posecli.cli.options import JsonOption
 from posecli.cli.output import print_json, stdout_console
 
 
 def plugins_command(
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
     show_all: Annotated[
         bool, typer.Option("--all", help="List every component name instead of counts.")
     ] = False,

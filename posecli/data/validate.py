@@ -164,8 +164,12 @@ def validate_annotations(
     images: ImageCheck = "decode",
     fmt: str | None = None,
     max_listed: int = 5,
+    bad_images_are_warnings: bool = False,
 ) -> Findings:
-    """Check ``ann`` (see the module doc for what is an error and what a warning)."""
+    """Check ``ann`` (see the module doc for what is an error and what a warning).
+
+    ``bad_images_are_warnings``: missing and unreadable images are warnings (a recipe with
+    ``data.skip_bad_samples = true`` trains past them)."""
     out = Findings()
     skel = ann.skeleton
     names = list(skel.keypoint_names)
@@ -175,8 +179,9 @@ def validate_annotations(
     _listed(out.errors, "duplicate keypoint names", dup_kp, max_listed)
     missing, corrupt, mismatch, sizes = check_images(ann, images)
     out.sizes = sizes
-    _listed(out.errors, "missing images", missing, max_listed)
-    _listed(out.errors, "unreadable images", corrupt, max_listed)
+    image_findings = out.warnings if bad_images_are_warnings else out.errors
+    _listed(image_findings, "missing images", missing, max_listed)
+    _listed(image_findings, "unreadable images", corrupt, max_listed)
     _listed(out.warnings, "image size differs from the annotation", mismatch, max_listed)
 
     def where(i: int) -> str:
@@ -266,10 +271,23 @@ def validate_annotations(
     return out
 
 
-def require_valid(ann: PoseAnnotations, where: str, *, images: ImageCheck = "header") -> None:
+def require_valid(
+    ann: PoseAnnotations,
+    where: str,
+    *,
+    images: ImageCheck = "header",
+    skip_bad_images: bool = False,
+) -> None:
     """Raise one :class:`DataError` (``where: source: first error (+N more)``) if ``ann`` has
-    errors; what ``train`` and ``eval`` call before their first step."""
-    found = validate_annotations(ann, images=images)
+    errors; what ``train`` and ``eval`` call before their first step. With
+    ``skip_bad_images`` missing or unreadable images are logged as warnings instead."""
+    import logging
+
+    found = validate_annotations(ann, images=images, bad_images_are_warnings=skip_bad_images)
+    if skip_bad_images:
+        for text in found.warnings:
+            if text.startswith(("missing images", "unreadable images")):
+                logging.getLogger("posecli.data").warning("%s: %s (skipped)", where, text)
     if found.errors:
         more = f" (+{len(found.errors) - 1} more; posecli check-dataset lists them)"
         tail = more if len(found.errors) > 1 else ""
@@ -290,7 +308,9 @@ def _annotations_of(dataset: Any) -> PoseAnnotations | None:
     return None
 
 
-def require_valid_splits(splits: dict[str, Any], *, images: ImageCheck = "header") -> None:
+def require_valid_splits(
+    splits: dict[str, Any], *, images: ImageCheck = "header", skip_bad_images: bool = False
+) -> None:
     """Validate every split (``{"train": loader, "val": loader}``) before the first step, and
     warn about images in both splits (trained on and validated on)."""
     from posecli.errors import PoseCliWarning
@@ -300,7 +320,7 @@ def require_valid_splits(splits: dict[str, Any], *, images: ImageCheck = "header
         ann = _annotations_of(loader)
         if ann is None:
             continue
-        require_valid(ann, f"data.{name}", images=images)
+        require_valid(ann, f"data.{name}", images=images, skip_bad_images=skip_bad_images)
         files[name] = {
             str(ann.image_source(i)[0]) + f"#{ann.images[i].frame_idx}"
             for i in range(len(ann.images))

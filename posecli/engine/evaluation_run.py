@@ -178,7 +178,7 @@ def evaluate_checkpoint(
         batch_size=batch_size,
         dataset=dataset,
     )
-    require_valid_splits({split: loader})
+    require_valid_splits({split: loader}, skip_bad_images=recipe.data.skip_bad_samples)
     records: list[tuple[dict[str, np.ndarray], dict[str, Any]]] = []
     with torch.inference_mode():
         for predictions, meta in predict_loader(model, loader, dev):

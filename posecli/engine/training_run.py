@@ -157,7 +157,10 @@ def _train(
 
     on_interrupt(kept)
     try:
-        require_valid_splits({"train": trainer.train_loader, "val": trainer.val_loader})
+        require_valid_splits(
+            {"train": trainer.train_loader, "val": trainer.val_loader},
+            skip_bad_images=recipe.data.skip_bad_samples,
+        )
         result = trainer.run()
     finally:
         trainer.close()
