@@ -2,15 +2,15 @@
 Runtime, and end-to-end predict frames/s with the ONNX model; prints ONE JSON line.
 
 Models are built from ``recipes/coco/rtmpose-{t,s,m}.toml`` at 256×192 with random weights and
-exported with ``posecli.export`` (preprocessing + SimCC argmax decode in the graph). Each backend
-runs the same computation on the same crops (BGR 0–255 → keypoints and scores): eager is the
-:class:`~posecli.export.wrapper.ExportWrapper` on the channels-last model (posecli's CPU
-inference layout) under ``torch.inference_mode``; TorchScript is the exported, frozen file;
-ONNX Runtime uses graph optimisations ``ORT_ENABLE_ALL`` with ``intra_op_num_threads=2``.
-Latency is the median over repeats divided by the batch size (batch 1 and 16), 2 threads.
-End-to-end: :func:`posecli.inference.run.run_predict` on the bundled video with the ONNX
-RTMPose-t through :class:`~posecli.export.predictor.DeployedPredictor` (whole-frame boxes, no
-outputs written), or the :mod:`posecli.deploy` API when the predict runner is unavailable.
+exported with ``posecli.export`` (preprocessing + network in the graph; flip test and decode run in
+:mod:`posecli.runtime`). Each backend runs the same computation on the same crops (BGR 0–255 →
+raw SimCC outputs): eager is the :class:`~posecli.export.wrapper.ExportWrapper` on the
+channels-last model (posecli's CPU inference layout) under ``torch.inference_mode``; TorchScript
+is the exported, frozen file; ONNX Runtime uses graph optimisations ``ORT_ENABLE_ALL`` with
+``intra_op_num_threads=2``. Latency is the median over repeats divided by the batch size (batch 1
+and 16), 2 threads. End-to-end: :func:`posecli.inference.run.run_predict` on the bundled video
+with the ONNX RTMPose-t through the runtime's :class:`~posecli.runtime.Predictor` (whole-frame
+boxes, flip test as the recipe says, no outputs written).
 The 1-minute load average before and after is reported: other jobs share these CPUs.
 
 Usage: ``python benchmarks/export.py [--quick]``
@@ -48,11 +48,11 @@ def _median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float
 
 
 def _bench_model(variant: str, workdir: Path, repeats: int) -> dict[str, float]:
-    import posecli.deploy
     from posecli.api import build_model
     from posecli.export.exporter import export_model
     from posecli.export.wrapper import ExportWrapper
     from posecli.recipe import load_recipe
+    from posecli.runtime.backends import OrtBackend
 
     torch.manual_seed(0)
     recipe = load_recipe(REPO / "recipes" / "coco" / f"rtmpose-{variant}.toml")
@@ -61,9 +61,9 @@ def _bench_model(variant: str, workdir: Path, repeats: int) -> dict[str, float]:
     ts_path = workdir / f"rtmpose-{variant}.ts"
     export_model(model, recipe, onnx_path, fmt="onnx", force=True)
     export_model(model, recipe, ts_path, fmt="torchscript", force=True)
-    eager = ExportWrapper(model.set_channels_last(True), model.codec).eval()
+    eager = ExportWrapper(model.set_channels_last(True)).eval()
     ts = torch.jit.load(str(ts_path))
-    ort = posecli.deploy.load(onnx_path, threads=THREADS, providers=["CPUExecutionProvider"])
+    ort = OrtBackend(onnx_path, threads=THREADS)
     out: dict[str, float] = {}
     rng = np.random.default_rng(0)
     for batch in (1, 16):
@@ -80,7 +80,7 @@ def _bench_model(variant: str, workdir: Path, repeats: int) -> dict[str, float]:
                 return ts(x)
 
         def run_ort(x_np: np.ndarray = x_np) -> object:
-            return ort.run(x_np)
+            return ort._run(x_np)
 
         out[f"eager_b{batch}_ms"] = _median_ms(run_eager, reps) / batch
         out[f"torchscript_b{batch}_ms"] = _median_ms(run_ts, reps) / batch
@@ -89,36 +89,31 @@ def _bench_model(variant: str, workdir: Path, repeats: int) -> dict[str, float]:
 
 
 def _end_to_end(onnx_path: Path, max_frames: int | None) -> dict[str, object]:
-    from posecli.export.predictor import DeployedPredictor
+    from posecli.inference.load import load_predictor
+    from posecli.inference.run import PredictConfig, run_predict
 
-    predictor = DeployedPredictor(onnx_path, batch_size=16, threads=THREADS, device="cpu")
-    try:
-        from posecli.inference.run import PredictConfig, run_predict
-
-        t = time.perf_counter()
-        summary = run_predict(
-            VIDEO, predictor, config=PredictConfig(out=None, progress=False, threads=THREADS)
-        )
-        elapsed = time.perf_counter() - t
-        return {
-            "frames": summary.frames,
-            "fps": round(summary.frames / elapsed, 2),
-            "via": "run_predict",
-        }
-    except ImportError:
+    predictor = load_predictor(onnx_path, batch_size=16, threads=THREADS, device="cpu")
+    video = VIDEO
+    if max_frames is not None:
         import cv2
 
-        cap = cv2.VideoCapture(str(VIDEO))
-        n, t = 0, time.perf_counter()
-        while max_frames is None or n < max_frames:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            predictor.predict(frame)
-            n += 1
-        cap.release()
-        elapsed = time.perf_counter() - t
-        return {"frames": n, "fps": round(n / elapsed, 2), "via": "posecli.deploy"}
+        from posecli.export.check import video_frames
+
+        frames = video_frames(VIDEO, max_frames)
+        video = onnx_path.with_name("clip.avi")
+        vw = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 250, (396, 406))
+        for f in frames:
+            vw.write(f)
+        vw.release()
+    t = time.perf_counter()
+    config = PredictConfig(out=None, progress=False, threads=THREADS)
+    summary = run_predict(video, predictor, config=config)
+    elapsed = time.perf_counter() - t
+    return {
+        "frames": summary.frames,
+        "fps": round(summary.frames / elapsed, 2),
+        "via": "run_predict",
+    }
 
 
 def main() -> None:

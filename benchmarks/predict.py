@@ -1,40 +1,64 @@
-"""End-to-end ``posecli predict`` throughput vs. forward-only throughput (prints one JSON line).
+"""``posecli predict`` end to end per backend vs. the backend's forward-only throughput, and
+against rtmlib on the same ONNX file; prints ONE JSON line.
 
-Model: RTMPose-t settings (``recipes/coco/rtmpose-t.toml``: CSPNeXt-t, RTMCC head, 192×256
-input, flip test) with the 17-keypoint mirror-mouse skeleton and random weights, on CPU.
-Source: the bundled video (994 frames, 396×406), whole-frame box, predictions.json written.
-For batch sizes 1 and 16: end-to-end frames/s of the library function behind the command
-(decode thread → prepare thread → model → decode → writer) and the forward-only frames/s of
-the same model (``predict_outputs`` incl. flip test, on pre-cut crops, same thread count), with
-the end-to-end time split. ``--frames N`` limits the video for a quick run.
+Models (random weights: speed does not depend on them): the bundled mouse recipe
+(``recipes/rtmpose.toml``: EfficientNet-Lite0 + RTMCC, 224×224, flip test) and RTMPose-t
+(``recipes/coco/rtmpose-t.toml``, 192×256, flip test), both with the 17-keypoint mouse
+skeleton. Source: the bundled video (994 frames, 396×406), whole-frame boxes,
+``predictions.json`` written.
+
+Per model and backend (``torch`` eager, ``onnxruntime`` — what ``--backend auto`` picks on the
+CPU —, ``torchscript``): the frames/s of :func:`posecli.inference.run.run_predict` (decode
+thread → crop thread → backend with the flip test → decode → writer; backend threads measured
+by the run) and the forward-only frames/s of the same backend at the same thread count on
+pre-cut crops (plain + mirrored, ``batch_size`` per run), and their ratio. ``auto_vs_baseline``
+compares ``--backend auto`` with the issue's 6.4 frames/s of ``posecli predict --checkpoint``
+before this runtime.
+
+rtmlib (PyPI, a comparison only, not a dependency; ``--rtmlib-path`` may point at an unpacked
+wheel) runs the same exported ONNX file (``RTMPose(..., mean=None, std=None)``: the graph
+normalises) on the same frames with the same whole-frame box, one crop per call and without
+flip test; posecli is measured without flip test for that comparison too.
+
+Usage: ``python benchmarks/predict.py [--frames N] [--models mouse,rtmpose-t]``. The 1-minute
+load average before and after is reported: other jobs may share these CPUs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEO = REPO / "examples" / "mirror-mouse" / "videos" / "test_vid.mp4"
+BASELINE_FPS = 6.4  # posecli predict --checkpoint on the mouse model before the runtime (issue 16)
+RECIPES = {"mouse": "rtmpose.toml", "rtmpose-t": "coco/rtmpose-t.toml"}
 
 
-def build_checkpoint(path: Path) -> Path:
+def build_checkpoint(name: str, path: Path) -> Path:
+    """A random-weight checkpoint of ``name`` with the mouse skeleton."""
+    import torch
+
     from posecli.api import build_model, skeleton_metainfo
     from posecli.data.metainfo import load_skeleton
     from posecli.engine.checkpoint import save_checkpoint
     from posecli.recipe.loader import load_recipe_dict, validate_recipe
 
-    data = load_recipe_dict(REPO / "recipes" / "coco" / "rtmpose-t.toml")
+    data = load_recipe_dict(REPO / "recipes" / RECIPES[name])
     data["model"].pop("pretrained", None)
-    data["model"]["head"]["out_channels"] = 17
+    data["model"]["backbone"].pop("pretrained", None)
+    data["model"]["head"].pop("out_channels", None)
     data["data"] = {"skeleton": "mirror_mouse"}
-    recipe = validate_recipe(data, "benchmark rtmpose-t (mouse)")
+    recipe = validate_recipe(data, f"benchmark {name}")
     skeleton = load_skeleton("mirror_mouse")
     torch.manual_seed(0)
     model = build_model(recipe, skeleton, pretrained=False)
@@ -43,6 +67,7 @@ def build_checkpoint(path: Path) -> Path:
 
 
 def clip(n: int | None, tmp: Path) -> Path:
+    """The bundled video, or its first ``n`` frames."""
     if n is None:
         return VIDEO
     import cv2
@@ -61,58 +86,141 @@ def clip(n: int | None, tmp: Path) -> Path:
     return out
 
 
-def forward_only(predictor, crops: np.ndarray, batch_size: int, threads: int) -> float:
-    """Frames/s of the model alone (flip test included) on ready crops."""
-    from posecli.inference.run import cpu_threads
+def frames_of(video: Path, n: int) -> list[np.ndarray]:
+    from posecli.export.check import video_frames
 
-    with cpu_threads(threads):
-        inputs = [
-            predictor.to_tensor(crops[s : s + batch_size]) for s in range(0, len(crops), batch_size)
-        ]
-        predictor.forward(inputs[0])  # warm-up
-        t0 = time.perf_counter()
-        for x in inputs:
-            predictor.forward(x)
-        return len(crops) / (time.perf_counter() - t0)
+    return video_frames(video, n)
+
+
+def forward_only(predictor: Any, frames: list[np.ndarray], threads: int, repeats: int = 2) -> float:
+    """Frames/s of the backend alone at ``threads`` (flip test: mirrored crops in each run)."""
+    predictor.backend.set_threads(threads)
+    crops = np.concatenate([predictor.crops(f).images for f in frames])
+    bs = predictor.batch_size
+    batches = [crops[s : s + bs] for s in range(0, len(crops), bs)]
+    if predictor.flip_test:
+        batches = [np.concatenate([b, b[:, :, ::-1]]) for b in batches]
+    predictor.backend.run(batches[0])  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        for b in batches:
+            predictor.backend.run(b)
+    return repeats * len(crops) / (time.perf_counter() - t0)
+
+
+def end_to_end(predictor: Any, video: Path, out: Path) -> dict[str, Any]:
+    from posecli.inference.run import PredictConfig, run_predict
+
+    summary = run_predict(
+        video, predictor, config=PredictConfig(out=out, progress=False, force=True)
+    )
+    return {
+        "frames": summary.frames,
+        "fps": summary.fps,
+        "threads": predictor.backend.threads,
+        "threads_measured": summary.threads,
+        "split_s": {k: round(v, 2) for k, v in summary.timings.items()},
+    }
+
+
+def rtmlib_fps(onnx: Path, input_size: tuple[int, int], frames: list[np.ndarray]) -> float:
+    """Frames/s of rtmlib's RTMPose on the same file and whole-frame boxes."""
+    import contextlib
+
+    from rtmlib import RTMPose
+
+    with contextlib.redirect_stdout(sys.stderr):  # rtmlib prints a line on loading
+        model = RTMPose(
+            str(onnx),
+            model_input_size=input_size,
+            mean=None,
+            std=None,
+            backend="onnxruntime",
+            device="cpu",
+        )
+    box = [[0, 0, frames[0].shape[1], frames[0].shape[0]]]
+    model(frames[0], box)  # warm-up
+    t0 = time.perf_counter()
+    for f in frames:
+        model(f, box)
+    return len(frames) / (time.perf_counter() - t0)
+
+
+def bench_model(
+    name: str, tmp: Path, video: Path, backends: list[str], rtmlib: bool
+) -> dict[str, Any]:
+    from posecli.inference.load import load_predictor
+
+    ckpt = build_checkpoint(name, tmp / f"{name}.pt")
+    sample = frames_of(video, 48)
+    out: dict[str, Any] = {}
+    for backend in backends:
+        predictor = load_predictor(ckpt, backend=backend, device="cpu")
+        e2e = end_to_end(predictor, video, tmp / f"out-{name}-{backend}")
+        fwd = forward_only(predictor, sample, e2e["threads"] or 1)
+        out[backend] = {
+            "e2e_fps": round(e2e["fps"], 2),
+            "forward_fps": round(fwd, 2),
+            "ratio": round(e2e["fps"] / fwd, 3),
+            "threads": e2e["threads"],
+            "threads_measured": e2e["threads_measured"],
+            "split_s": e2e["split_s"],
+        }
+    auto = load_predictor(ckpt, backend="auto", device="cpu", flip_test=False)
+    e2e = end_to_end(auto, video, tmp / f"out-{name}-noflip")
+    out["auto_no_flip_e2e_fps"] = round(e2e["fps"], 2)
+    if rtmlib:
+        from posecli.inference.load import _cache_key, export_cache_dir
+
+        onnx = export_cache_dir() / f"{_cache_key(str(ckpt))}.onnx"
+        all_frames = frames_of(video, 10**6)
+        fps = rtmlib_fps(onnx, auto.input_size, all_frames)
+        out["rtmlib_fps"] = round(fps, 2)
+        out["auto_no_flip_vs_rtmlib"] = round(e2e["fps"] / fps, 3)
+    return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=None, help="use the first N frames")
-    parser.add_argument("--batch-sizes", default="1,16")
+    parser.add_argument("--models", default="mouse,rtmpose-t")
+    parser.add_argument("--backends", default="onnxruntime,torch,torchscript")
+    parser.add_argument("--rtmlib-path", default=None, help="a folder holding the rtmlib package")
     args = parser.parse_args()
-    from posecli.inference.predictor import Predictor
-    from posecli.inference.run import PredictConfig, available_cores, run_predict
-    from posecli.inference.sources import open_source
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    if args.rtmlib_path:
+        sys.path.insert(0, args.rtmlib_path)
+    try:
+        import rtmlib  # noqa: F401
 
-    threads = max(1, available_cores() - 1)
-    result: dict[str, object] = {
+        rtmlib_ok: Any = True
+    except ImportError as exc:
+        rtmlib_ok = f"not importable ({exc}); pip install rtmlib or pass --rtmlib-path"
+    from posecli.runtime import available_cores
+
+    result: dict[str, Any] = {
         "benchmark": "predict",
-        "model": "rtmpose-t (mouse skeleton, random weights, flip test)",
         "device": "cpu",
         "cores": available_cores(),
-        "torch_threads": threads,
+        "video": VIDEO.name,
+        "load_avg_before": round(os.getloadavg()[0], 2),
     }
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        ckpt = build_checkpoint(tmp / "rtmpose-t-mouse.pt")
+        os.environ["POSECLI_CACHE_DIR"] = str(tmp / "cache")
         video = clip(args.frames, tmp)
-        with open_source(video) as src:
-            frames = [f.image for _, f in zip(range(64), src, strict=False)]
-        for bs in (int(b) for b in args.batch_sizes.split(",")):
-            predictor = Predictor(ckpt, device="cpu", batch_size=bs)
-            crops = np.concatenate([predictor.crops(f).images for f in frames])
-            fwd = forward_only(predictor, crops, bs, threads)
-            config = PredictConfig(out=tmp / f"out{bs}", progress=False, threads=threads)
-            summary = run_predict(video, predictor, config=config)
-            result[f"batch{bs}"] = {
-                "frames": summary.frames,
-                "e2e_fps": round(summary.fps, 2),
-                "forward_fps": round(fwd, 2),
-                "ratio": round(summary.fps / fwd, 3),
-                "split_s": {k: round(v, 3) for k, v in summary.timings.items()},
-                "total_s": round(summary.seconds, 3),
-            }
+        for name in args.models.split(","):
+            result[name] = bench_model(
+                name, tmp, video, args.backends.split(","), rtmlib_ok is True
+            )
+    if rtmlib_ok is not True:
+        result["rtmlib"] = rtmlib_ok
+    mouse = result.get("mouse", {})
+    if "onnxruntime" in mouse:
+        result["auto_vs_baseline"] = round(mouse["onnxruntime"]["e2e_fps"] / BASELINE_FPS, 2)
+    result["load_avg_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result))
 
 
