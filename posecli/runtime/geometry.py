@@ -155,10 +155,10 @@ def crop_to_image(keypoints: Any, input_size: tuple[int, int], center: Any, scal
     if hasattr(keypoints, "new_tensor"):  # a torch tensor: stay in torch
         import torch
 
-        c = torch.as_tensor(center).to(keypoints).reshape(-1, 1, 2)
-        s = torch.as_tensor(scale).to(keypoints).reshape(-1, 1, 2)
-        size = keypoints.new_tensor([float(input_size[0]), float(input_size[1])])
-        return keypoints / size * s + c - 0.5 * s
+        ct = torch.as_tensor(center).to(keypoints).reshape(-1, 1, 2)
+        st = torch.as_tensor(scale).to(keypoints).reshape(-1, 1, 2)
+        wh = keypoints.new_tensor([float(input_size[0]), float(input_size[1])])
+        return keypoints / wh * st + ct - 0.5 * st
     kp = np.asarray(keypoints, np.float32)
     c = np.asarray(center, np.float32).reshape(-1, 1, 2)
     s = np.asarray(scale, np.float32).reshape(-1, 1, 2)

@@ -174,13 +174,12 @@ class Predictor:
     def raw_outputs(self, images: np.ndarray) -> list[np.ndarray]:
         """Raw outputs of crops ``(B, h, w, 3)`` after the flip test (when on): the mirrored
         crops run in the same backend call, are flipped back and averaged with the plain ones."""
-        if not self.spec.flip_test:
+        flip = self.spec.flip
+        if not self.spec.flip_test or flip is None:
             return self.backend.run(images)
         n = len(images)
         out = self.backend.run(np.concatenate([images, flip_crops(images)]))
-        back = flip_back(
-            [o[n:] for o in out], self.spec.output_kind, self.spec.flip, self.input_size
-        )  # type: ignore[arg-type]
+        back = flip_back([o[n:] for o in out], self.spec.output_kind, flip, self.input_size)
         return merge([o[:n] for o in out], back)
 
     def decode(
