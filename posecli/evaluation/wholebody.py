@@ -96,6 +96,24 @@ class CocoWholeBody(CocoAP):
         )
         self.parts = dict(parts or WHOLEBODY_PARTS)
 
+    def bind_dataset(self, dataset: Any) -> None:
+        """With detected boxes the batches hold no ground truth: use the dataset's annotations
+        (133 keypoints each) unless ``ann_file`` is given."""
+        pose_dataset = getattr(dataset, "dataset", dataset)
+        ann = getattr(pose_dataset, "ann", None)
+        self._wholebody_gt: dict[str, Any] | None = None
+        if self.ann_file is None and ann is not None and getattr(pose_dataset, "detections", None):
+            from posecli.data.converters.coco import coco_dict
+
+            self._wholebody_gt = self._body_counts(coco_dict(ann))
+
+    def _body_counts(self, gt: dict[str, Any]) -> dict[str, Any]:
+        body = next(iter(self.parts.values()))
+        for a in gt["annotations"]:
+            vis = np.asarray(a["keypoints"][2 : 3 * body : 3])
+            a["num_keypoints"] = int((vis > 0).sum())
+        return gt
+
     def reported_names(self) -> list[str]:
         whole = [f"{self.PREFIX}/{s}" for s in _STATS]
         return whole + [f"{self.PREFIX}/{p}/{s}" for p in self.parts for s in _STATS]
@@ -130,12 +148,10 @@ class CocoWholeBody(CocoAP):
         )
         if self.ann_file is not None:
             gt = wholebody_gt(self.ann_file)
+        elif getattr(self, "_wholebody_gt", None) is not None:
+            gt = self._wholebody_gt
         else:
-            gt = self._gt_from_batches(data, ids)
-            body = next(iter(self.parts.values()))
-            for a in gt["annotations"]:
-                vis = np.asarray(a["keypoints"][2 : 3 * body : 3])
-                a["num_keypoints"] = int((vis > 0).sum())
+            gt = self._body_counts(self._gt_from_batches(data, ids))
         return self.evaluate_parts(gt, self.coco_results, sigmas)
 
     def evaluate_parts(

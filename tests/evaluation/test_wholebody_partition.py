@@ -200,3 +200,25 @@ def test_pckh_of_panoptic_hands_and_torso_pck_of_jhmdb() -> None:
     auc = _feed(build_metric({"name": "auc"}), jh, kp)["AUC"]
     epe = _feed(build_metric({"name": "epe"}), jh, kp)["EPE"]
     assert 0.5 < auc < 1.0 and 3.0 < epe < 7.0
+
+
+def test_wholebody_with_detected_boxes_takes_the_dataset_ground_truth() -> None:
+    f = BY_FORMAT["coco_wholebody"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gt_ds = registry("datasets").build(
+            "coco_wholebody", ann_file=str(f.ann_path), test_mode=True
+        )
+        det_ds = registry("datasets").build(
+            "coco_wholebody",
+            ann_file=str(f.ann_path),
+            det_file=str(ROOT / "coco" / "test_coco_det_AP_H_56.json"),
+        )
+    from_file = build_metric(
+        {"name": "coco_wholebody", "ann_file": str(WB)}, load_skeleton("coco_wholebody")
+    )
+    bound = build_metric({"name": "coco_wholebody"}, load_skeleton("coco_wholebody"))
+    bound.bind_dataset(det_ds)
+    kp = _noisy(gt_ds)
+    a, b = _feed(from_file, gt_ds, kp), _feed(bound, gt_ds, kp)
+    assert a == pytest.approx(b)
