@@ -5,6 +5,8 @@ from __future__ import annotations
 from posecli.hookspecs import RegisterCallback, hookimpl
 
 _METRICS = "posecli.evaluation.metrics"
+_WHOLEBODY = "posecli.evaluation.wholebody"
+_PARTITION = "posecli.evaluation.partition"
 
 
 @hookimpl
@@ -35,4 +37,22 @@ def posecli_register_metrics(register: RegisterCallback) -> None:
         "posecli.evaluation.mpjpe:PCK3D",
         aliases=("3DPCK", "PCK3D"),
         help="3D PCK@150 mm and its AUC (MPI-INF-3DHP), 3DPCK / 3DAUC",
+    )
+    register(
+        "coco_wholebody",
+        f"{_WHOLEBODY}:CocoWholeBody",
+        aliases=("CocoWholeBodyMetric",),
+        help="COCO-WholeBody AP/AR of body, foot, face, hands and whole body",
+    )
+    register(
+        "keypoint_partition",
+        f"{_PARTITION}:KeypointPartition",
+        aliases=("KeypointPartitionMetric",),
+        help="one metric per named keypoint subset (<part>/<name>)",
+    )
+    register(
+        "per_dataset",
+        "posecli.evaluation.per_dataset:PerDataset",
+        aliases=("MultiDatasetEvaluator",),
+        help="one metric per source of a combined dataset (<source>/<name>)",
     )
