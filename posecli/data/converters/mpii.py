@@ -44,27 +44,33 @@ def read_mpii(
     skel = load_skeleton(skeleton or "mpii")
     k = skel.num_keypoints
     root = Path(images) if images is not None else path.parent
+    for i, a in enumerate(data):  # cheap key checks; the arrays are built once below
+        if not isinstance(a, dict) or not {"image", "joints", "center", "scale"} <= a.keys():
+            missing = (
+                "a dict"
+                if not isinstance(a, dict)
+                else sorted({"image", "joints", "center", "scale"} - a.keys())[0]
+            )
+            raise DataError(f"{path}: record #{i}: missing {missing!r}")
+    try:
+        kp = np.asarray([a["joints"] for a in data], np.float64).reshape(len(data), k, 2)
+    except (TypeError, ValueError):
+        for i, a in enumerate(data):
+            shape = np.asarray(a["joints"], dtype=object).shape
+            if shape != (k, 2):
+                raise DataError(
+                    f"{path}: record #{i} ({a['image']}): joints shape {shape}, expected ({k}, 2)"
+                ) from None
+        raise DataError(f"{path}: joints hold values that are not numbers") from None
     names: dict[str, int] = {}
     records: list[ImageRecord] = []
-    for i, a in enumerate(data):
-        try:
-            name = str(a["image"])
-            joints = np.asarray(a["joints"], np.float64)
-            _ = a["center"], a["scale"]
-        except (KeyError, TypeError) as exc:
-            raise DataError(f"{path}: record #{i}: missing {exc}") from None
-        if joints.shape != (k, 2):
-            raise DataError(
-                f"{path}: record #{i} ({name}): joints shape {joints.shape}, expected ({k}, 2)"
-            )
-        if name not in names:
-            names[name] = len(records)
-            full = root / name
-            w, h = image_size(full) if full.exists() else (0, 0)
-            records.append(ImageRecord(len(records) + 1, name, w, h))
+    for name in dict.fromkeys(str(a["image"]) for a in data):
+        names[name] = len(records)
+        full = root / name
+        w, h = image_size(full) if full.exists() else (0, 0)
+        records.append(ImageRecord(len(records) + 1, name, w, h))
     cols = empty_like_columns(len(data), k)
     vis = np.array([a.get("joints_vis", [1] * k) for a in data], np.float64).reshape(-1, k) > 0
-    kp = np.array([a["joints"] for a in data], np.float64).reshape(-1, k, 2)
     cols["keypoints"] = np.where(vis[..., None], kp, 0.0)
     cols["visibility"] = np.where(vis, 2, 0).astype(np.int8)
     cols["image_index"] = np.array([names[str(a["image"])] for a in data], np.int64)
