@@ -455,6 +455,11 @@ def run_predict(
         Ctrl-C every writer is closed, keeping the frames finished so far.
     """
     config = config or PredictConfig()
+    for extra in sinks:
+        if not isinstance(extra, Sink):
+            raise PoseCliError(
+                f"{type(extra).__name__} is not a sink (needs write(frame, result) and close())"
+            )
     src = source if isinstance(source, FrameSource) else open_source(source)
     boxes = boxes or WholeFrameBoxes()
     sequential = isinstance(boxes, FollowBoxes) and boxes.every > 1

@@ -35,7 +35,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -62,6 +62,7 @@ FORMAT_NAME = "posecli-predictions"
 FORMAT_VERSION = 1
 
 
+@runtime_checkable
 class Sink(Protocol):
     """Where ``posecli predict`` sends each frame: result files, a rendered video, a window.
 

@@ -111,6 +111,11 @@ class Predictor:
     ) -> None:
         if batch_size < 1:
             raise PoseCliError(f"batch_size must be >= 1, got {batch_size}")
+        if not isinstance(backend, Backend):
+            raise PoseCliError(
+                f"{type(backend).__name__} is not a Backend (needs name, device, threads, "
+                "run(crops) and set_threads(n))"
+            )
         if flip_test is not None and bool(flip_test) != spec.flip_test:
             if flip_test and spec.flip is None:
                 raise PoseCliError(f"{source or 'model'}: no flip_indices, so no flip test")

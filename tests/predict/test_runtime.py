@@ -188,3 +188,13 @@ def test_thread_tuner_keeps_the_fastest(monkeypatch: pytest.MonkeyPatch) -> None
     assert tuner.chosen == 2 and backend.threads == 2
     assert tuner.rates == {2: pytest.approx(4.0), 1: pytest.approx(4 / 3)}
     assert tuner.finish() == "threads 2 (measured: 1 → 1.3 frames/s, 2 → 4.0 frames/s)"
+
+
+def test_contracts_are_checked_when_built(predictor: Predictor, tmp_path: Path) -> None:
+    from posecli.errors import PoseCliError
+    from posecli.inference.run import run_predict
+
+    with pytest.raises(PoseCliError, match="object is not a Backend"):
+        Predictor(predictor.spec, object())  # type: ignore[arg-type]
+    with pytest.raises(PoseCliError, match="int is not a sink"):
+        run_predict(tmp_path, predictor, sinks=[3])  # type: ignore[list-item]
