@@ -40,6 +40,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "posecli.builtins.lifting",
     "posecli.builtins.inference",
     "posecli.builtins.engine",
+    "posecli.builtins.callbacks",
     "posecli.builtins.evaluation",
     "posecli.builtins.predict",
     "posecli.builtins.export",

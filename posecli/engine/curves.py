@@ -1,60 +1,66 @@
-"""``curves.png``: training loss, learning rate and validation metrics against epoch.
+"""``curves.png`` (matplotlib): training curves and the per-keypoint errors.
 
-Reads the records of ``metrics.jsonl`` (:mod:`posecli.engine.metrics_log`; the record kind is
-``mode`` or ``type``: ``train``, ``epoch`` (per-epoch summary) or ``val``). Panels: one for the
-training losses (every key starting with ``loss``), one for ``lr``, one per validation metric. Drawn with matplotlib when it is installed (``backend="auto"``), else with OpenCV.
+``curves.png`` reads the records of ``metrics.jsonl`` (:mod:`posecli.engine.metrics_log`; the
+record kind is ``mode`` or ``type``: ``train``, ``epoch`` (per-epoch summary) or ``val``).
+Panels: the training losses (every key starting with ``loss``), the learning rate (log scale),
+one per validation metric; the x axis is epochs (a training line at iteration ``i`` of epoch
+``e`` sits at ``e - 1 + i / n``, ``n`` the epoch's last logged iteration).
+Below them, across the figure: the mean pixel error of each keypoint at the latest
+validation (the ``keypoint_errors`` of its ``val`` record), worst keypoints in red.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from posecli.engine.metrics_log import read_metrics
 
-__all__ = ["collect_series", "draw_curves"]
+__all__ = ["collect_series", "draw_curves", "keypoint_error_bars", "latest_keypoint_errors"]
 
 Series = dict[str, tuple[np.ndarray, np.ndarray]]
 _SKIP = {"mode", "type", "epoch", "step", "iter", "time", "data_time", "eta", "memory"}
-_COLOURS = [
-    (180, 119, 31),
-    (14, 127, 255),
-    (44, 160, 44),
-    (40, 39, 214),
-    (189, 103, 148),
-    (75, 86, 140),
-    (194, 119, 227),
-    (127, 127, 127),
-]  # fmt: skip  (BGR, tab10)
-_PANEL_W, _PANEL_H = 560, 340
-_MARGIN = (72, 18, 34, 40)  # left, right, top, bottom
+
+
+def _kind(rec: Mapping[str, Any]) -> Any:
+    return rec.get("mode", rec.get("type"))
+
+
+def _x(rec: Mapping[str, Any], last_iter: Mapping[float, float]) -> float:
+    epoch = float(rec["epoch"])
+    if _kind(rec) == "train" and "iter" in rec and last_iter.get(epoch):
+        return epoch - 1.0 + float(rec["iter"]) / last_iter[epoch]
+    return epoch
 
 
 def collect_series(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, Series]]:
-    """Group records into panels ``(title, {name: (epochs, values)})``, non-finite values dropped."""
+    """Group records into panels ``(title, {name: (x, values)})``, non-finite values dropped."""
+    last_iter: dict[float, float] = {}
+    for rec in records:
+        if _kind(rec) == "train" and "iter" in rec and "epoch" in rec:
+            e = float(rec["epoch"])
+            last_iter[e] = max(last_iter.get(e, 0.0), float(rec["iter"]))
     loss: dict[str, list[tuple[float, float]]] = {}
     lr: dict[str, list[tuple[float, float]]] = {}
     val: dict[str, list[tuple[float, float]]] = {}
     for rec in records:
         if "epoch" not in rec:
             continue
-        x = float(rec["epoch"])
+        x = _x(rec, last_iter)
         for key, value in rec.items():
             if key in _SKIP or not isinstance(value, int | float) or isinstance(value, bool):
                 continue
             if not math.isfinite(float(value)):
                 continue
-            if rec.get("mode", rec.get("type")) == "val":
+            if _kind(rec) == "val":
                 target = val
             elif key.startswith("loss"):
                 target = loss
-                if rec.get("mode", rec.get("type")) == "epoch":  # per-epoch summary lines
+                if _kind(rec) == "epoch":  # per-epoch summary lines
                     key = f"{key} (epoch mean)"
             elif key == "lr":
                 target = lr
@@ -74,139 +80,127 @@ def collect_series(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, Seri
     return panels
 
 
-def draw_curves(
-    metrics_path: str | Path, out_path: str | Path | None = None, backend: str = "auto"
-) -> Path:
-    """Draw ``curves.png`` next to (or at ``out_path`` for) a ``metrics.jsonl``.
-
-    Args:
-        metrics_path: The ``metrics.jsonl`` file.
-        out_path: Image path; default ``curves.png`` in the same directory.
-        backend: ``auto`` (matplotlib if installed), ``matplotlib`` or ``opencv``.
-
-    Returns:
-        The written image path (a blank panel says so when there is nothing to draw).
-    """
-    metrics_path = Path(metrics_path)
-    out = Path(out_path) if out_path is not None else metrics_path.with_name("curves.png")
-    panels = collect_series(read_metrics(metrics_path))
-    use_mpl = backend == "matplotlib" or (
-        backend == "auto" and importlib.util.find_spec("matplotlib") is not None
-    )
-    if use_mpl:
-        _draw_matplotlib(panels, out)
-    else:
-        canvas = _draw_opencv(panels)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(out), canvas):
-            raise OSError(f"{out}: cannot write image")
-    return out
-
-
-def _draw_matplotlib(panels: list[tuple[str, Series]], out: Path) -> None:
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def latest_keypoint_errors(
+    records: Sequence[Mapping[str, Any]],
+) -> tuple[int, dict[str, float | None]] | None:
+    """``(epoch, {keypoint: mean px error})`` of the last ``val`` record holding them."""
+    for rec in reversed(records):
+        errors = rec.get("keypoint_errors")
+        if _kind(rec) == "val" and isinstance(errors, Mapping) and errors:
+            return int(rec.get("epoch") or 0), dict(errors)
+    return None
+
+
+def draw_curves(metrics_path: str | Path, out_path: str | Path | None = None) -> Path:
+    """Draw ``curves.png`` next to (or at ``out_path`` for) a ``metrics.jsonl``.
+
+    Line panels two per row; below them, across the figure, the per-keypoint error bars of the
+    latest validation (when its record holds ``keypoint_errors``).
+
+    Returns:
+        The written image path (a panel says "no metrics yet" when there is nothing to draw).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    plt = _pyplot()
+    metrics_path = Path(metrics_path)
+    out = Path(out_path) if out_path is not None else metrics_path.with_name("curves.png")
+    records = read_metrics(metrics_path)
+    panels = collect_series(records)
+    errors = latest_keypoint_errors(records)
     n = max(1, len(panels))
     cols = 1 if n == 1 else 2
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 3.6 * rows), squeeze=False)
-    for ax in axes.flat[len(panels) :]:
-        ax.axis("off")
-    for ax, (title, series) in zip(axes.flat, panels, strict=False):
+    heights = [3.8] * rows + ([4.2] if errors else [])
+    fig = plt.figure(figsize=(6.4 * cols, sum(heights)))
+    grid = fig.add_gridspec(len(heights), cols, height_ratios=heights)
+    axes = [fig.add_subplot(grid[i // cols, i % cols]) for i in range(n)]
+    for ax, (title, series) in zip(axes, panels, strict=False):
         for name, (x, y) in series.items():
-            ax.plot(x, y, marker="o" if len(x) < 30 else None, label=name)
-        ax.set_title(title)
+            order = np.argsort(x, kind="stable")
+            ax.plot(x[order], y[order], marker="o" if len(x) < 30 else None, ms=3, label=name)
+        ax.set_title(title, fontsize=11)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))
+        if title == "learning rate" and all((y > 0).all() for _, y in series.values()):
+            ax.set_yscale("log")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.margins(x=0.06, y=0.14)
+        ax.legend(fontsize=8, loc="best", frameon=False)
+        if title.startswith("validation"):
+            _mark_best(ax, title.removeprefix("validation "), *next(iter(series.values())))
     if not panels:
-        axes.flat[0].text(0.5, 0.5, "no metrics yet", ha="center")
+        axes[0].text(0.5, 0.5, "no metrics yet", ha="center", va="center", fontsize=14)
+        axes[0].axis("off")
+    if errors:
+        epoch, by_name = errors
+        values = np.array([np.nan if v is None else float(v) for v in by_name.values()])
+        keypoint_error_bars(
+            fig.add_subplot(grid[rows, :]), list(by_name), values, title=f"epoch {epoch}"
+        )
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
     plt.close(fig)
+    return out
 
 
-def _draw_opencv(panels: list[tuple[str, Series]]) -> np.ndarray:
-    n = max(1, len(panels))
-    cols = 1 if n == 1 else 2
-    rows = math.ceil(n / cols)
-    canvas = np.full((rows * _PANEL_H, cols * _PANEL_W, 3), 255, np.uint8)
-    if not panels:
-        cv2.putText(
-            canvas,
-            "no metrics yet",
-            (20, _PANEL_H // 2),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.7,
-            (0, 0, 0),
-            1,
-            cv2.LINE_AA,
-        )
-    for i, (title, series) in enumerate(panels):
-        r, c = divmod(i, cols)
-        view = canvas[r * _PANEL_H : (r + 1) * _PANEL_H, c * _PANEL_W : (c + 1) * _PANEL_W]
-        _panel(view, title, series)
-    return canvas
+def _mark_best(ax: Any, name: str, x: np.ndarray, y: np.ndarray) -> None:
+    """Annotate the best value of a validation metric (lowest for errors and losses)."""
+    from posecli.engine.trainer import best_rule
+
+    i = int(np.argmin(y) if best_rule(name, None) == "less" else np.argmax(y))
+    ax.annotate(
+        f"best {y[i]:.4g} @ {x[i]:g}",
+        (x[i], y[i]),
+        textcoords="offset points",
+        xytext=(0, 8),
+        ha="left" if i == 0 else "right" if i == len(x) - 1 else "center",
+        fontsize=8,
+        annotation_clip=False,
+    )
 
 
-def _ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
-    return np.linspace(lo, hi, n)
+def keypoint_error_bars(
+    ax: Any, names: Sequence[str], errors: np.ndarray, *, title: str = ""
+) -> None:
+    """Bars of the mean error (pixels) of each keypoint on ``ax``, the worst three in red.
 
-
-def _range(values: np.ndarray) -> tuple[float, float]:
-    lo, hi = float(values.min()), float(values.max())
-    if hi - lo < 1e-12:
-        pad = abs(lo) * 0.1 or 1.0
-        return lo - pad, hi + pad
-    pad = (hi - lo) * 0.05
-    return lo - pad, hi + pad
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.2e}" if v != 0 and (abs(v) < 1e-2 or abs(v) >= 1e4) else f"{v:.3g}"
-
-
-def _panel(view: np.ndarray, title: str, series: Series) -> None:
-    font, black, grey = cv2.FONT_HERSHEY_SIMPLEX, (0, 0, 0), (220, 220, 220)
-    h, w = view.shape[:2]
-    left, right, top, bottom = _MARGIN
-    x0, x1, y0, y1 = left, w - right, top, h - bottom
-    xs = np.concatenate([s[0] for s in series.values()])
-    ys = np.concatenate([s[1] for s in series.values()])
-    xlo, xhi = _range(xs)
-    if xs.min() >= 0:
-        xlo = max(xlo, 0.0)  # epochs start at 0
-    ylo, yhi = _range(ys)
-
-    def px(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        u = x0 + (x - xlo) / (xhi - xlo) * (x1 - x0)
-        v = y1 - (y - ylo) / (yhi - ylo) * (y1 - y0)
-        return np.stack([u, v], axis=-1).round().astype(np.int32)
-
-    for t in _ticks(ylo, yhi).tolist():
-        v = round(y1 - (t - ylo) / (yhi - ylo) * (y1 - y0))
-        cv2.line(view, (x0, v), (x1, v), grey, 1)
-        cv2.putText(view, _fmt(t), (4, v + 4), font, 0.38, black, 1, cv2.LINE_AA)
-    for t in _ticks(xlo, xhi).tolist():
-        u = round(x0 + (t - xlo) / (xhi - xlo) * (x1 - x0))
-        cv2.line(view, (u, y0), (u, y1), grey, 1)
-        cv2.putText(view, f"{t:.3g}", (u - 12, y1 + 16), font, 0.38, black, 1, cv2.LINE_AA)
-    cv2.rectangle(view, (x0, y0), (x1, y1), black, 1)
-    cv2.putText(view, title, (x0, 22), font, 0.55, black, 1, cv2.LINE_AA)
-    cv2.putText(view, "epoch", ((x0 + x1) // 2 - 20, h - 6), font, 0.42, black, 1, cv2.LINE_AA)
-    for j, (name, (x, y)) in enumerate(series.items()):
-        colour = _COLOURS[j % len(_COLOURS)]
-        order = np.argsort(x, kind="stable")
-        pts = px(x[order], y[order])
-        if len(pts) > 1:
-            cv2.polylines(view, [pts.reshape(-1, 1, 2)], False, colour, 2, cv2.LINE_AA)
-        if len(pts) < 30:
-            for p in pts:
-                cv2.circle(view, (int(p[0]), int(p[1])), 3, colour, -1, cv2.LINE_AA)
-        ly = y0 + 16 + 16 * j
-        cv2.line(view, (x1 - 120, ly - 4), (x1 - 100, ly - 4), colour, 2)
-        cv2.putText(view, name[:16], (x1 - 95, ly), font, 0.4, black, 1, cv2.LINE_AA)
+    Args:
+        ax: A matplotlib axes.
+        names: The K keypoint names (x axis, in keypoint order).
+        errors: ``(K,)`` mean pixel errors (NaN: keypoint never labelled; drawn as "n/a").
+        title: Appended to the panel title (e.g. ``epoch 60``).
+    """
+    errors = np.asarray(errors, np.float64).reshape(-1)
+    k = len(errors)
+    shown = np.nan_to_num(errors, nan=0.0)
+    ranked = np.argsort(-np.where(np.isnan(errors), -np.inf, errors), kind="stable")
+    worst = set(ranked[: min(3, k)].tolist())
+    x = np.arange(k)
+    ax.bar(x, shown, color=["#d62728" if i in worst else "#1f77b4" for i in range(k)])
+    size = 8 if k <= 30 else 6 if k <= 70 else 4
+    ax.set_xticks(x, labels=list(names), rotation=60, ha="right", fontsize=size)
+    ax.set_xlim(-0.6, k - 0.4)
+    finite = np.isfinite(errors)
+    if k <= 40:
+        for i in x:
+            label = f"{errors[i]:.1f}" if finite[i] else "n/a"
+            ax.text(i, shown[i], label, ha="center", va="bottom", fontsize=7)
+    if finite.any():
+        mean = float(errors[finite].mean())
+        ax.axhline(mean, color="0.4", ls="--", lw=1, label=f"mean over keypoints {mean:.2f} px")
+        ax.legend(fontsize=8, loc="upper right", frameon=False)
+        ax.set_ylim(0, float(errors[finite].max()) * 1.18 or 1.0)
+    ax.set_ylabel("mean error (px, image)")
+    ax.set_title("per-keypoint error" + (f", {title}" if title else ""), fontsize=11)
+    ax.grid(axis="y", alpha=0.3)

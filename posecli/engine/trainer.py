@@ -1,8 +1,10 @@
 """The trainer behind ``posecli train``: one recipe in, a trustworthy run directory out.
 
 A run directory holds ``recipe.toml`` (resolved), ``train.log`` (human log), ``metrics.jsonl``
-(one JSON line per log step and per validation), ``curves.png``, ``last.pt`` (every epoch) and
-``best.pt`` (by ``train.save_best``). Checkpoints follow ``posecli.engine.checkpoint`` and hold
+(one JSON line per log step and per validation, per-keypoint errors included), ``curves.png``
+(with the per-keypoint errors of the latest validation), ``last.pt`` (every epoch) and
+``best.pt`` (by ``train.save_best``); each is written by a built-in callback
+(:mod:`posecli.engine.callbacks`). Checkpoints follow ``posecli.engine.checkpoint`` and hold
 everything needed to resume exactly: model, EMA, optimiser, scheduler, scaler, epoch/step and
 RNG states. Data order and augmentation are functions of ``(seed, epoch, index)``, so a resumed
 run continues as if it had never stopped.
@@ -16,19 +18,23 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from posecli.engine import distributed as dist
 from posecli.engine.allocator import tune_malloc_for_training
-from posecli.engine.evaluate import evaluate, to_device
+from posecli.engine.callbacks import StepInfo, Validation
+from posecli.engine.evaluate import to_device
 from posecli.errors import PoseCliError
 from posecli.recipe import Recipe, recipe_to_toml
+
+if TYPE_CHECKING:
+    from posecli.engine.ema import ModelEMA
 
 log = logging.getLogger("posecli.train")
 
@@ -71,7 +77,7 @@ def best_rule(metric: str, rule: str | None) -> str:
     return "less" if any(metric.startswith(n) for n in LOWER_IS_BETTER) else "greater"
 
 
-def _is_better(value: float, best: float | None, rule: str, min_delta: float = 0.0) -> bool:
+def is_better(value: float, best: float | None, rule: str, min_delta: float = 0.0) -> bool:
     if best is None:
         return True
     return value > best + min_delta if rule == "greater" else value < best - min_delta
@@ -88,8 +94,24 @@ class LossForward(nn.Module):
         return self.model.loss(batch)  # type: ignore[operator,no-any-return]
 
 
+@dataclasses.dataclass
+class BestState:
+    """The ``save_best`` bookkeeping kept in ``last.pt`` (``best``) and shared by callbacks."""
+
+    metric: str | None
+    rule: str = "greater"
+    value: float | None = None
+    epoch: int | None = None
+    bad_validations: int = 0
+
+
 class Trainer:
-    """Builds everything a recipe names and runs the epochs.
+    """Builds everything a recipe names and runs the epochs; callbacks do everything else.
+
+    The loop (:meth:`run`) trains an epoch (:meth:`train_one_epoch`), validates when due
+    (:meth:`validate`) and fires the events of :mod:`posecli.engine.callbacks`. EMA, the
+    pipeline switch, checkpoints, early stopping, the metrics log, curves and the progress bar
+    are built-in callbacks; ``[[train.callbacks]]`` adds more.
 
     Args:
         recipe: The validated recipe (with ``train`` section).
@@ -97,6 +119,7 @@ class Trainer:
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (under torchrun: the local GPU).
         resume: Checkpoint to resume from, or ``True`` for ``<work_dir>/last.pt``.
         progress: Show a rich progress bar (else plain log lines).
+        callbacks: Callback objects run after the recipe's (for library use and tests).
     """
 
     def __init__(
@@ -107,6 +130,7 @@ class Trainer:
         device: str = "auto",
         resume: str | Path | bool | None = None,
         progress: bool = True,
+        callbacks: Sequence[Any] = (),
     ) -> None:
         if recipe.train is None:
             raise PoseCliError(f"recipe {recipe.name!r} has no [train] section")
@@ -115,17 +139,22 @@ class Trainer:
         self.recipe = recipe
         self.cfg = recipe.train
         self.dist = dist.init_distributed()
-        self.device = self._pick_device(device)
-        self.malloc_tuned = self.device.type == "cpu" and tune_malloc_for_training()
         self.is_main = dist.is_main_process()
         self.work_dir = Path(
             work_dir or recipe.work_dir or Path("work_dirs") / (recipe.name or "run")
         )
         self.progress = progress and self.is_main
-        self.resume_from = self._resume_path(resume)
-        self._prepare_work_dir()
-        self._setup_logging()
-        self._build()
+        self._log_handler: logging.Handler | None = None
+        try:  # whatever fails here, the log handler and the process group are released
+            self.device = self._pick_device(device)
+            self.malloc_tuned = self.device.type == "cpu" and tune_malloc_for_training()
+            self.resume_from = self._resume_path(resume)
+            self._prepare_work_dir()
+            self._setup_logging()
+            self._build(list(callbacks))
+        except BaseException:
+            self.close()
+            raise
 
     # -- set-up ---------------------------------------------------------------------------
     def _pick_device(self, device: str) -> torch.device:
@@ -155,9 +184,6 @@ class Trainer:
         dist.barrier()
 
     def _setup_logging(self) -> None:
-        from posecli.engine.metrics_log import MetricsLog
-
-        self.metrics_log = MetricsLog(self.work_dir / "metrics.jsonl") if self.is_main else None
         if self.is_main:
             handler = logging.FileHandler(self.work_dir / "train.log")
             handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
@@ -166,11 +192,12 @@ class Trainer:
             root.addHandler(handler)
             root.setLevel(logging.INFO)
 
-    def _build(self) -> None:
+    def _build(self, extra_callbacks: list[Any]) -> None:
         from posecli.api import build_model
         from posecli.data.metainfo import load_skeleton
         from posecli.engine import seeding
-        from posecli.engine.ema import ModelEMA
+        from posecli.engine.callbacks import CallbackList
+        from posecli.engine.default_callbacks import recipe_callbacks
         from posecli.engine.loaders import build_loader
         from posecli.engine.optim import build_optimizer
         from posecli.engine.schedules import build_scheduler
@@ -199,7 +226,9 @@ class Trainer:
             if recipe.data.val is not None
             else None
         )
-        self.iters_per_epoch = max(1, len(self.train_loader) // cfg.accumulate)
+        #: Micro-batches per epoch and optimiser steps per epoch (a short last window steps too).
+        self.micro_batches = len(self.train_loader)
+        self.iters_per_epoch = math.ceil(self.micro_batches / cfg.accumulate)
         self.optimizer = build_optimizer(
             self.model, cfg.optimizer, no_decay_norm_bias=cfg.no_decay_norm_bias
         )
@@ -209,41 +238,50 @@ class Trainer:
             iters_per_epoch=self.iters_per_epoch,
             max_epochs=cfg.epochs,
         )
-        ema_cfg = cfg.ema
-        self.ema = (
-            ModelEMA(
-                model,
-                momentum=ema_cfg.momentum,
-                warmup=ema_cfg.warmup,
-                warmup_iters=ema_cfg.warmup_iters,
-                update_buffers=ema_cfg.update_buffers,
-            )
-            if ema_cfg is not None and ema_cfg.enabled
-            else None
-        )
         self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(cfg.amp)
         use_scaler = cfg.amp == "fp16" and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
         self.metrics = build_metrics([m.as_dict() for m in recipe.eval.metrics], self.skeleton)
+        metric_name = cfg.save_best or _default_best(recipe)
+        self.best = BestState(
+            metric_name, best_rule(metric_name, cfg.save_best_rule) if metric_name else "greater"
+        )
         self.epoch = 0
         self.step = 0
-        self.best_value: float | None = None
-        self.best_epoch: int | None = None
-        self.bad_validations = 0
         self.last_metrics: dict[str, float] = {}
-        self.skipped_samples = 0
+        self.last_validation: Validation | None = None
+        self.ema: ModelEMA | None = None  # set by the ``ema`` callback
+        self.stop_reason: str | None = None  # set by a callback to end the run after this epoch
+        self.callbacks = CallbackList(
+            recipe_callbacks(self, extra_callbacks), checkpoint_note=self._checkpoint_note
+        )
+        for callback in self.callbacks:
+            if hasattr(callback, "setup"):
+                callback.setup(self)
         if self.resume_from is not None:
             self._load_resume(self.resume_from)
 
     # -- checkpoints ----------------------------------------------------------------------
-    def _save(self, name: str) -> Path:
-        """Write ``last.pt``-style checkpoints: everything needed to resume exactly."""
+    def save_last(self) -> Path:
+        """``last.pt``: everything needed to resume exactly; fires ``on_checkpoint``."""
         from posecli.api import skeleton_metainfo
         from posecli.engine import seeding
         from posecli.engine.checkpoint import save_checkpoint
 
-        path = self.work_dir / name
+        path = self.work_dir / "last.pt"
         if self.is_main:
+            extra: dict[str, Any] = {
+                "scaler": self.scaler.state_dict(),
+                "ema_steps": self.ema.steps if self.ema is not None else 0,
+                "best": {
+                    "value": self.best.value,
+                    "epoch": self.best.epoch,
+                    "bad_validations": self.best.bad_validations,
+                },
+            }
+            states = self.callbacks.state_dict()
+            if states:
+                extra["callbacks"] = states
             save_checkpoint(
                 path,
                 self.model,
@@ -256,40 +294,38 @@ class Trainer:
                 step=self.step,
                 rng=seeding.get_rng_state(),
                 metrics=self.last_metrics,
-                extra={
-                    "scaler": self.scaler.state_dict(),
-                    "ema_steps": self.ema.steps if self.ema is not None else 0,
-                    "best": {
-                        "value": self.best_value,
-                        "epoch": self.best_epoch,
-                        "bad_validations": self.bad_validations,
-                    },
-                },
+                extra=extra,
             )
+        self.callbacks.fire("on_checkpoint", self, path, "last")
         return path
 
-    def _save_best(self) -> None:
+    def save_best(self) -> Path:
         """``best.pt``: the evaluated weights (EMA when enabled) with the recipe and metrics."""
         from posecli.api import skeleton_metainfo
         from posecli.engine.checkpoint import save_checkpoint
 
-        if not self.is_main:
-            return
-        weights = self.ema.model_state_dict() if self.ema is not None else self.model
-        save_checkpoint(
-            self.work_dir / "best.pt",
-            weights,
-            self.recipe,
-            metainfo=skeleton_metainfo(self.skeleton),
-            epoch=self.epoch,
-            step=self.step,
-            metrics=self.last_metrics,
-        )
+        path = self.work_dir / "best.pt"
+        if self.is_main:
+            weights = self.ema.model_state_dict() if self.ema is not None else self.model
+            save_checkpoint(
+                path,
+                weights,
+                self.recipe,
+                metainfo=skeleton_metainfo(self.skeleton),
+                epoch=self.epoch,
+                step=self.step,
+                metrics=self.last_metrics,
+            )
+        self.callbacks.fire("on_checkpoint", self, path, "best")
+        return path
+
+    def _checkpoint_note(self) -> str:
+        last = self.work_dir / "last.pt"
+        return f"Last good checkpoint: {last}" if last.exists() else "No checkpoint was written"
 
     def _load_resume(self, path: Path) -> None:
         from posecli.engine import seeding
         from posecli.engine.checkpoint import read_checkpoint
-        from posecli.engine.metrics_log import rewind_metrics
 
         ckpt = read_checkpoint(path)
         self.model.load_state_dict(ckpt["state_dict"])
@@ -305,35 +341,75 @@ class Trainer:
         self.epoch = int(ckpt.get("epoch", 0))
         self.step = int(ckpt.get("step", 0))
         best = ckpt.get("best") or {}
-        self.best_value = best.get("value")
-        self.best_epoch = best.get("epoch")
-        self.bad_validations = int(best.get("bad_validations") or 0)
+        self.best.value = best.get("value")
+        self.best.epoch = best.get("epoch")
+        self.best.bad_validations = int(best.get("bad_validations") or 0)
         self.last_metrics = dict(ckpt.get("metrics") or {})
+        self.callbacks.load_state_dict(ckpt.get("callbacks") or {})
         if ckpt.get("rng") is not None:
             seeding.set_rng_state(ckpt["rng"])
-        if self.metrics_log is not None:
-            from posecli.engine.metrics_log import MetricsLog
-
-            self.metrics_log.close()  # rewinding replaces the file: reopen it afterwards
-            rewind_metrics(self.work_dir / "metrics.jsonl", self.step)
-            self.metrics_log = MetricsLog(self.work_dir / "metrics.jsonl")
         log.info("resumed from %s at epoch %d (step %d)", path, self.epoch, self.step)
 
     # -- the loop -------------------------------------------------------------------------
-    def _pipeline_for(self, epoch: int) -> None:
-        """Switch to the stage-2 pipeline from its epoch on (rebuilds the train loader)."""
-        from posecli.engine.loaders import build_loader
+    def run(self) -> TrainResult:
+        """Train for the remaining epochs; returns where everything is."""
+        start = time.perf_counter()
+        fire = self.callbacks.fire
+        self.optimizer.zero_grad(set_to_none=True)
+        try:
+            fire("on_train_start", self)
+            while self.epoch < self.cfg.epochs and self.stop_reason is None:
+                fire("on_epoch_start", self)
+                fire("on_train_epoch_end", self, self.train_one_epoch())
+                if self.epoch % self.cfg.val_interval == 0 or self.epoch == self.cfg.epochs:
+                    self.validate()
+                fire("on_epoch_end", self)
+            result = self._result(time.perf_counter() - start)
+            fire("on_train_end", self, result)
+        except BaseException as exc:
+            self.callbacks.fire_exception(self, exc)
+            raise
+        return result
 
-        switch = self.cfg.pipeline_switch
-        if switch is None or epoch < switch.epoch or getattr(self, "_switched", False):
-            return
-        self._switched = True
-        data = self.recipe.data.model_copy(deep=True)
-        assert data.train is not None
-        data.train.pipeline = switch.pipeline
-        recipe = self.recipe.model_copy(update={"data": data})
-        self.train_loader = build_loader(recipe, "train", self.skeleton, training=True)
-        log.info("epoch %d: switched to the stage-2 training pipeline", epoch + 1)
+    def train_one_epoch(self) -> dict[str, Any]:
+        """One pass over the training split; returns the epoch record (``type = "epoch"``)."""
+        epoch = self.epoch
+        self.model.train()
+        tick, images, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
+        for micro, batch in enumerate(self._batches(epoch)):
+            batch = to_device(batch, self.device)
+            if self.recipe.model.channels_last:
+                batch["inputs"] = batch["inputs"].contiguous(memory_format=torch.channels_last)
+            value, stepped = self._train_step(batch, micro)
+            if not math.isfinite(value):
+                raise TrainingDiverged(
+                    f"loss became {value} at epoch {epoch + 1}, iteration {micro + 1}; "
+                    + (
+                        f"stopped. Last good checkpoint: {self.work_dir / 'last.pt'}"
+                        if (self.work_dir / "last.pt").exists()
+                        else "stopped before any checkpoint was written"
+                    )
+                )
+            images += int(batch["inputs"].shape[0]) * self.dist.world_size
+            loss_sum, loss_n = loss_sum + value, loss_n + 1
+            lr = float(self.optimizer.param_groups[0]["lr"])
+            speed = images / max(time.perf_counter() - tick, 1e-9)
+            info = StepInfo(epoch + 1, micro + 1, self.step, value, lr, speed, stepped)
+            self.callbacks.fire("on_step_end", self, info)
+        self.epoch = epoch + 1
+        seconds = time.perf_counter() - tick
+        record: dict[str, Any] = {
+            "type": "epoch",
+            "epoch": self.epoch,
+            "step": self.step,
+            "loss": loss_sum / max(loss_n, 1),
+            "seconds": seconds,
+            "images_per_s": images / max(seconds, 1e-9),
+        }
+        skipped = getattr(getattr(self.train_loader, "dataset", None), "skipped", 0)
+        if skipped:
+            record["skipped_samples"] = skipped
+        return record
 
     def _batches(self, epoch: int) -> Iterator[dict[str, Any]]:
         sampler = getattr(self.train_loader, "sampler", None)
@@ -344,17 +420,23 @@ class Trainer:
             dataset.set_epoch(epoch)
         yield from self.train_loader
 
-    def _train_step(self, batch: dict[str, Any], micro: int) -> float:
-        cfg = self.cfg
+    def _train_step(self, batch: dict[str, Any], micro: int) -> tuple[float, bool]:
+        """Forward/backward one micro-batch; step the optimiser at the end of its window.
+
+        Windows hold ``accumulate`` micro-batches; the last window of an epoch may be shorter
+        and steps too, its loss averaged over its own size (no gradient outlives an epoch).
+        """
+        acc = self.cfg.accumulate
+        first = micro - micro % acc
+        window = min(acc, self.micro_batches - first)
+        steps_now = micro + 1 >= first + window
         autocast = (
             torch.autocast(self.device.type, dtype=self.amp_dtype)
             if self.amp_dtype is not None
             else nullcontext()
         )
         sync = (
-            self.ddp_model.no_sync()
-            if self.dist.distributed and (micro + 1) % cfg.accumulate != 0
-            else nullcontext()
+            self.ddp_model.no_sync() if self.dist.distributed and not steps_now else nullcontext()
         )
         with sync:
             with autocast:
@@ -362,25 +444,29 @@ class Trainer:
             loss = losses["loss"]
             value = float(loss.detach())
             if not math.isfinite(value):
-                return value
-            self.scaler.scale(loss / cfg.accumulate).backward()
-        if (micro + 1) % cfg.accumulate == 0:
-            if cfg.clip_grad is not None:
+                return value, False
+            self.scaler.scale(loss / window).backward()
+        if steps_now:
+            if self.cfg.clip_grad is not None:
                 self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad)
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_grad)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.optimizer.zero_grad(set_to_none=True)
             self.scheduler.step()
             self.step += 1
-            if self.ema is not None:
-                self.ema.update(self.model, self.step)
-        return value
+        return value, steps_now
 
-    def validate(self) -> dict[str, float]:
-        """Metrics of the EMA weights (when enabled) on the validation split."""
+    def validate(self) -> Validation | None:
+        """Evaluate the EMA weights (when enabled) on the validation split.
+
+        Sets ``last_metrics`` and ``last_validation`` and fires ``on_validation_end``;
+        ``None`` (and nothing fired) without a validation split or metrics.
+        """
+        from posecli.engine.validation import run_validation
+
         if self.val_loader is None or not self.metrics:
-            return {}
+            return None
         model = self.ema.module if self.ema is not None else self.model
         if self.dist.distributed:
             # BN statistics are per rank; evaluate every shard with rank 0's (those saved)
@@ -388,139 +474,25 @@ class Trainer:
 
             for buffer in model.buffers():
                 tdist.broadcast(buffer, src=0)
-        return evaluate(model, self.val_loader, self.metrics, self.device, gather=dist.sync_metric)
-
-    def run(self) -> TrainResult:
-        """Train for the remaining epochs; returns where everything is."""
-        from posecli.engine.curves import draw_curves
-        from posecli.engine.progress import TrainProgress
-
-        cfg = self.cfg
-        start = time.perf_counter()
-        metric_name = cfg.save_best or _default_best(self.recipe)
-        rule = best_rule(metric_name, cfg.save_best_rule) if metric_name else "greater"
-        stopped_early = False
-        self.optimizer.zero_grad(set_to_none=True)
-        log.info(
-            "training %s for %d epochs on %s (%d iterations per epoch, world size %d) in %s",
-            self.recipe.name,
-            cfg.epochs,
+        validation = run_validation(
+            model,
+            self.val_loader,
+            self.metrics,
             self.device,
-            self.iters_per_epoch,
-            self.dist.world_size,
-            self.work_dir,
+            epoch=self.epoch,
+            input_size=self.recipe.input_size if "input_size" in self.recipe.codec.kwargs else None,
+            gather=dist.sync_metric,
         )
-        if self.malloc_tuned:
-            log.info(
-                "malloc: freed memory stays in the process (POSECLI_MALLOC_TUNING=0 turns off)"
-            )
-        with TrainProgress(cfg.epochs, self.iters_per_epoch, enabled=self.progress) as bar:
-            while self.epoch < cfg.epochs:
-                epoch = self.epoch
-                self._pipeline_for(epoch)
-                self.model.train()
-                bar.start_epoch(epoch + 1)
-                tick, images, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
-                for micro, batch in enumerate(self._batches(epoch)):
-                    batch = to_device(batch, self.device)
-                    if self.recipe.model.channels_last:
-                        batch["inputs"] = batch["inputs"].contiguous(
-                            memory_format=torch.channels_last
-                        )
-                    value = self._train_step(batch, micro)
-                    if not math.isfinite(value):
-                        raise TrainingDiverged(
-                            f"loss became {value} at epoch {epoch + 1}, iteration {micro + 1}; "
-                            f"stopped. Last good checkpoint: {self.work_dir / 'last.pt'}"
-                            if (self.work_dir / "last.pt").exists()
-                            else f"loss became {value} at epoch {epoch + 1}, iteration "
-                            f"{micro + 1}; stopped before any checkpoint was written"
-                        )
-                    images += int(batch["inputs"].shape[0]) * self.dist.world_size
-                    loss_sum, loss_n = loss_sum + value, loss_n + 1
-                    lr = self.optimizer.param_groups[0]["lr"]
-                    speed = images / max(time.perf_counter() - tick, 1e-9)
-                    bar.advance(loss=value, lr=lr, speed=speed)
-                    if self.metrics_log is not None and (micro + 1) % cfg.log_interval == 0:
-                        self.metrics_log.write(
-                            {
-                                "type": "train",
-                                "epoch": epoch + 1,
-                                "iter": micro + 1,
-                                "step": self.step,
-                                "loss": value,
-                                "lr": lr,
-                                "images_per_s": speed,
-                            }
-                        )
-                self.epoch = epoch + 1
-                record: dict[str, Any] = {
-                    "type": "epoch",
-                    "epoch": self.epoch,
-                    "step": self.step,
-                    "loss": loss_sum / max(loss_n, 1),
-                    "seconds": time.perf_counter() - tick,
-                    "images_per_s": images / max(time.perf_counter() - tick, 1e-9),
-                }
-                skipped = getattr(getattr(self.train_loader, "dataset", None), "skipped", 0)
-                if skipped:
-                    record["skipped_samples"] = skipped
-                log.info(
-                    "epoch %d/%d  loss %.5f  %.1f img/s%s",
-                    self.epoch,
-                    cfg.epochs,
-                    record["loss"],
-                    record["images_per_s"],
-                    f"  ({skipped} bad samples skipped so far)" if skipped else "",
-                )
-                if self.metrics_log is not None:
-                    self.metrics_log.write(record)
-                improved = False
-                if self.epoch % cfg.val_interval == 0 or self.epoch == cfg.epochs:
-                    values = self.validate()
-                    if values:
-                        self.last_metrics = values
-                        if self.metrics_log is not None:
-                            self.metrics_log.write(
-                                {"type": "val", "epoch": self.epoch, "step": self.step, **values}
-                            )
-                        log.info(
-                            "epoch %d validation: %s",
-                            self.epoch,
-                            "  ".join(f"{k} {v:.4f}" for k, v in values.items()),
-                        )
-                        bar.note(values)
-                        if metric_name:
-                            if metric_name not in values:
-                                raise PoseCliError(
-                                    f"train.save_best = {metric_name!r} is not a computed metric "
-                                    f"(have: {', '.join(values)})"
-                                )
-                            es = cfg.early_stopping
-                            delta = es.min_delta if es is not None else 0.0
-                            if _is_better(values[metric_name], self.best_value, rule, delta):
-                                self.best_value, self.best_epoch = values[metric_name], self.epoch
-                                self.bad_validations = 0
-                                improved = True
-                            else:
-                                self.bad_validations += 1
-                self._save("last.pt")
-                if improved:
-                    self._save_best()
-                if self.is_main:
-                    draw_curves(self.work_dir / "metrics.jsonl", self.work_dir / "curves.png")
-                es = cfg.early_stopping
-                if es is not None and self.bad_validations >= es.patience:
-                    log.info(
-                        "early stopping: %s did not improve for %d validations (best %.4f at "
-                        "epoch %s)",
-                        metric_name,
-                        self.bad_validations,
-                        self.best_value,
-                        self.best_epoch,
-                    )
-                    stopped_early = True
-                    break
+        if self.dist.distributed:  # every rank's instances, for per-keypoint errors
+            for key in ("keypoints", "scores", "gt_keypoints", "visible"):
+                setattr(validation, key, dist.gather_arrays(getattr(validation, key)))
+        if not validation.values:
+            return None
+        self.last_metrics, self.last_validation = validation.values, validation
+        self.callbacks.fire("on_validation_end", self, validation)
+        return validation
+
+    def _result(self, seconds: float) -> TrainResult:
         if self.dist.distributed:
             self._check_ranks_in_sync()
         dist.barrier()
@@ -529,12 +501,12 @@ class Trainer:
             work_dir=self.work_dir,
             last_checkpoint=self.work_dir / "last.pt",
             best_checkpoint=best if best.exists() else None,
-            best_metric=metric_name,
-            best_value=self.best_value,
+            best_metric=self.best.metric,
+            best_value=self.best.value,
             epochs_run=self.epoch,
             metrics=self.last_metrics,
-            seconds=time.perf_counter() - start,
-            stopped_early=stopped_early,
+            seconds=seconds,
+            stopped_early=self.stop_reason is not None,
         )
 
     def _check_ranks_in_sync(self) -> None:
@@ -548,9 +520,11 @@ class Trainer:
             log.warning("DDP check: parameters differ between ranks")
 
     def close(self) -> None:
-        if self.is_main and getattr(self, "_log_handler", None) is not None:
+        """Detach ``train.log`` from the ``posecli`` logger and leave the process group."""
+        if self._log_handler is not None:
             logging.getLogger("posecli").removeHandler(self._log_handler)
             self._log_handler.close()
+            self._log_handler = None
         dist.cleanup()
 
 
@@ -565,7 +539,7 @@ def _default_best(recipe: Recipe) -> str | None:
 
 def train(recipe: Recipe, **kwargs: Any) -> TrainResult:
     """Train ``recipe`` (see :class:`Trainer` for the options) and return the result."""
-    trainer = Trainer(recipe, **kwargs)
+    trainer = Trainer(recipe, **kwargs)  # releases what it set up when building fails
     try:
         return trainer.run()
     finally:

@@ -32,6 +32,9 @@ def iter_components(recipe: Recipe) -> Iterator[tuple[str, str, dict[str, Any]]]
     if recipe.train is not None and recipe.train.pipeline_switch is not None:
         for i, step in enumerate(recipe.train.pipeline_switch.pipeline):
             yield "transforms", f"train.pipeline_switch.pipeline.{i}", step.as_dict()
+    if recipe.train is not None:
+        for i, callback in enumerate(recipe.train.callbacks):
+            yield "callbacks", f"train.callbacks.{i}", callback.as_dict()
 
 
 def check_components(recipe: Recipe, source: str = "<recipe>") -> None:

@@ -156,6 +156,11 @@ class TrainSection(Fixed):
     early_stopping: EarlyStopping | None = None
     sync_bn: bool = False
     deterministic: bool = False
+    callbacks: list[Component] = Field(
+        default_factory=list,
+        description="Extra training callbacks, e.g. [{name = 'tensorboard'}] (posecli list "
+        "callbacks); they run after the built-in ones, before checkpoint.",
+    )
 
 
 class EvalSection(Fixed):

@@ -67,7 +67,7 @@ def test_curves_png_has_content(tmp_path: Path) -> None:
     panels = dict(collect_series(read_metrics(path)))
     assert set(panels) == {"training loss", "learning rate", "validation PCK", "validation EPE"}
     assert set(panels["training loss"]) == {"loss", "loss_kpt"}
-    out = draw_curves(path, backend="opencv")
+    out = draw_curves(path)
     assert out == tmp_path / "curves.png"
     img = cv2.imread(str(out))
     assert img is not None and img.shape[0] >= 300 and img.shape[1] >= 500
@@ -96,5 +96,5 @@ def test_curves_with_trainer_style_records_and_empty(tmp_path: Path) -> None:
     empty = tmp_path / "empty" / "metrics.jsonl"
     empty.parent.mkdir()
     empty.write_text("")
-    img = cv2.imread(str(draw_curves(empty, backend="opencv")))
+    img = cv2.imread(str(draw_curves(empty)))
     assert img is not None and (img < 128).any()  # says "no metrics yet"

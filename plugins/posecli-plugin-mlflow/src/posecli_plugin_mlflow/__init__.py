@@ -1,0 +1,3 @@
+"""MLflow for posecli training runs: ``[[train.callbacks]] name = "mlflow"``."""
+
+__version__ = "0.1.0"
