@@ -20,8 +20,11 @@ from posecli.plugins import registry
 
 def _h36m(h36m_dir: Path, **kw):
     return registry("datasets").build(
-        "h36m", ann_file="test_h36m_body3d.npz", camera_param_file="cameras.pkl",
-        root=str(h36m_dir), **kw,
+        "h36m",
+        ann_file="test_h36m_body3d.npz",
+        camera_param_file="cameras.pkl",
+        root=str(h36m_dir),
+        **kw,
     )
 
 
@@ -52,7 +55,9 @@ def test_h36m_reader_agrees_with_the_files(h36m_dir: Path) -> None:
 
 def test_h36m_detections_replace_the_2d_ground_truth(h36m_dir: Path) -> None:
     det = np.load(h36m_dir / "test_h36m_2d_detection.npy")
-    ds = _h36m(h36m_dir, keypoint_2d_src="detection", keypoint_2d_det_file="test_h36m_2d_detection.npy")
+    ds = _h36m(
+        h36m_dir, keypoint_2d_src="detection", keypoint_2d_det_file="test_h36m_2d_detection.npy"
+    )
     s = ds[0]
     np.testing.assert_allclose(s["keypoints"][0], det[s["img_id"], :, :2], rtol=1e-6)
     np.testing.assert_allclose(s["keypoints_visible"][0], det[s["img_id"], :, 2], rtol=1e-6)
@@ -66,11 +71,17 @@ def test_sequences_pad_at_video_edges_like_mmpose(h36m_dir: Path) -> None:
         window_indices(4, 5, 1),
         [[0, 0, 0, 1, 2], [0, 0, 1, 2, 3], [0, 1, 2, 3, 3], [1, 2, 3, 3, 3]],
     )
-    np.testing.assert_array_equal(window_indices(3, 3, 1, causal=True), [[0, 0, 0], [0, 0, 1], [0, 1, 2]])
+    np.testing.assert_array_equal(
+        window_indices(3, 3, 1, causal=True), [[0, 0, 0], [0, 0, 1], [0, 1, 2]]
+    )
     # step 2, centred, 3 frames over 6: MMPose's start = max(i % step, i - step) etc.
-    np.testing.assert_array_equal(window_indices(6, 3, 2)[[0, 1, 4, 5]], [[0, 0, 2], [0, 1, 3], [2, 4, 5], [3, 5, 5]])
+    np.testing.assert_array_equal(
+        window_indices(6, 3, 2)[[0, 1, 4, 5]], [[0, 0, 2], [0, 1, 3], [2, 4, 5], [3, 5, 5]]
+    )
     # no padding: only full windows
-    np.testing.assert_array_equal(window_indices(5, 3, 1, pad=False), [[0, 1, 2], [1, 2, 3], [2, 3, 4]])
+    np.testing.assert_array_equal(
+        window_indices(5, 3, 1, pad=False), [[0, 1, 2], [1, 2, 3], [2, 3, 4]]
+    )
     assert window_indices(2, 3, 1, pad=False).shape == (0, 3)
     np.testing.assert_array_equal(clip_indices(7, 3), [[0, 1, 2], [3, 4, 5]])
     np.testing.assert_array_equal(clip_indices(7, 3, pad_last=True)[-1], [6, 6, 6])
@@ -107,7 +118,9 @@ def test_restricted_unpickler_refuses_code(tmp_path: Path) -> None:
 def test_mpi_inf_3dhp_reader(mpi_dir: Path) -> None:
     raw = np.load(mpi_dir / "test_3dhp_train.npz")
     ds = registry("datasets").build(
-        "mpi_inf_3dhp", ann_file="test_3dhp_train.npz", camera_param_file="cameras_train.pkl",
+        "mpi_inf_3dhp",
+        ann_file="test_3dhp_train.npz",
+        camera_param_file="cameras_train.pkl",
         root=str(mpi_dir),
     )
     assert len(ds) == 2
@@ -118,7 +131,9 @@ def test_mpi_inf_3dhp_reader(mpi_dir: Path) -> None:
     key = "_".join(s["target_img_path"].split("_")[:3])
     np.testing.assert_allclose(s["camera_param"]["f"], cams[key]["f"].reshape(-1), rtol=1e-6)
     test = registry("datasets").build(
-        "mpi_inf_3dhp", ann_file="test_3dhp_test.npz", camera_param_file="cameras_test.pkl",
+        "mpi_inf_3dhp",
+        ann_file="test_3dhp_test.npz",
+        camera_param_file="cameras_test.pkl",
         root=str(mpi_dir),
     )
     assert {test[i]["action"] for i in range(2)} == {"TS1", "TS2"}
@@ -137,15 +152,22 @@ def test_random_flip_around_root_mirrors_about_the_root() -> None:
 def test_pipeline_and_collate_give_the_lifting_batch(h36m_dir: Path) -> None:
     ds = _h36m(h36m_dir, seq_len=27, causal=False, pad_video_seq=True)
     codec = {"name": "video_pose_lifting", "num_keypoints": 17}
-    pipe = build_pipeline([{"name": "random_flip_around_root", "flip_prob": 1.0}, {"name": "generate_target", "encoder": codec}])
+    pipe = build_pipeline(
+        [
+            {"name": "random_flip_around_root", "flip_prob": 1.0},
+            {"name": "generate_target", "encoder": codec},
+        ]
+    )
     samples = [pipe(ds[i], np.random.default_rng(i)) for i in range(3)]
     batch = collate(samples)
     assert batch["inputs"].shape == (3, 34, 27)
     assert batch["lifting_target_label"].shape == (3, 17, 3)
     assert batch["target_root"].shape == (3, 3)
     assert batch["camera_wh"].tolist()[0] == [1000.0, 1002.0]
-    assert [m["action"] for m in batch["meta"]][0] == ds[0]["action"]
+    assert batch["meta"][0]["action"] == ds[0]["action"]
     # flipped about the root: the target's root is kept, its x mirrored for the other joints
     raw = ds[0]["lifting_target"]
     np.testing.assert_allclose(samples[0]["target_root"], raw[0], rtol=1e-6)
-    np.testing.assert_allclose(samples[0]["lifting_target"][4, 0], 2 * raw[0, 0] - raw[1, 0], rtol=1e-5)
+    np.testing.assert_allclose(
+        samples[0]["lifting_target"][4, 0], 2 * raw[0, 0] - raw[1, 0], rtol=1e-5
+    )

@@ -51,7 +51,9 @@ def test_3d_pck_and_auc() -> None:
 
 
 def test_registered_mpjpe_metric_names_units_skip_list_and_actions() -> None:
-    metric = registry("metrics").build("MPJPE", mode="mpjpe", unit_scale=1000.0, per_action=True, skip_list=["S9_Greet"])
+    metric = registry("metrics").build(
+        "MPJPE", mode="mpjpe", unit_scale=1000.0, per_action=True, skip_list=["S9_Greet"]
+    )
     assert metric.reported_names() == ["MPJPE"]
     gt = np.zeros((3, 2, 3), np.float32)
     pred = gt.copy()

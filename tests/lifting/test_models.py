@@ -102,9 +102,19 @@ def test_tcn_sliding_output_matches_per_window_output_and_causal_alignment() -> 
 
 
 def test_dstformer_attention_is_per_frame_spatially_and_per_joint_temporally() -> None:
-    model = registry("backbones").build(
-        "dstformer", in_channels=3, feat_size=32, depth=1, num_heads=4, seq_len=8, att_fuse=False
-    ).eval()
+    model = (
+        registry("backbones")
+        .build(
+            "dstformer",
+            in_channels=3,
+            feat_size=32,
+            depth=1,
+            num_heads=4,
+            seq_len=8,
+            att_fuse=False,
+        )
+        .eval()
+    )
     x = torch.randn(2, 8, 17, 3)
     (out,) = model(x)
     assert out.shape == (2, 8, 17, 32)
@@ -120,7 +130,10 @@ def test_dstformer_attention_is_per_frame_spatially_and_per_joint_temporally() -
             "temporal_regression_head",
             {"in_channels": 8, "num_joints": 17},
             (torch.randn(2, 8, 1, requires_grad=True),),
-            {"lifting_target_label": torch.randn(2, 17, 3), "lifting_target_weights": torch.ones(2, 17)},
+            {
+                "lifting_target_label": torch.randn(2, 17, 3),
+                "lifting_target_weights": torch.ones(2, 17),
+            },
         ),
         (
             "trajectory_regression_head",
@@ -132,7 +145,10 @@ def test_dstformer_attention_is_per_frame_spatially_and_per_joint_temporally() -
             "motion_regression_head",
             {"in_channels": 8, "embedding_size": 16, "loss": {"name": "mpjpe_velocity"}},
             (torch.randn(2, 5, 17, 8, requires_grad=True),),
-            {"lifting_target_label": torch.randn(2, 5, 17, 3), "lifting_target_weights": torch.ones(2, 5, 17)},
+            {
+                "lifting_target_label": torch.randn(2, 5, 17, 3),
+                "lifting_target_weights": torch.ones(2, 5, 17),
+            },
         ),
     ],
 )
@@ -175,7 +191,11 @@ def test_flip_test_is_equivariant_under_the_flip() -> None:
     """With flip test, predicting the mirrored input gives the mirrored prediction."""
     recipe = load_recipe(
         RECIPES / "videopose3d-27.toml",
-        ["model.backbone.stem_channels=16", "model.head.in_channels=16", "model.test.flip_test=true"],
+        [
+            "model.backbone.stem_channels=16",
+            "model.head.in_channels=16",
+            "model.test.flip_test=true",
+        ],
     )
     model = build_model(recipe, pretrained=False).eval()
     fi = model.flip_indices
