@@ -231,6 +231,10 @@ def export_checkpoint(
         from posecli.data.metainfo import load_skeleton
 
         metainfo = skeleton_metainfo(load_skeleton(recipe.data.skeleton))
+    if getattr(model, "kind", None) == "lifting":  # 2D→3D lifter: keypoint sequences in
+        from posecli.export.lifting import export_lifter
+
+        return export_lifter(model, recipe, target, metainfo=metainfo, fmt=fmt, **kwargs)  # type: ignore[no-any-return]
     return export_model(model, recipe, target, metainfo=metainfo, fmt=fmt, **kwargs)
 
 

@@ -1,0 +1,57 @@
+"""``posecli export`` of lifters: ONNX (metadata) and TorchScript, ``--check`` parity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from posecli.api import build_model, skeleton_metainfo
+from posecli.cli.app import create_app
+from posecli.data.metainfo import load_skeleton
+from posecli.engine.checkpoint import save_checkpoint
+from posecli.recipe import load_recipe
+from tests.lifting.conftest import RECIPES
+
+SMALL = {
+    "videopose3d-27": ["model.backbone.stem_channels=32", "model.head.in_channels=32"],
+    "motionbert": [
+        "model.backbone.feat_size=32",
+        "model.backbone.depth=1",
+        "model.backbone.seq_len=9",
+        "model.head.in_channels=32",
+        "model.head.embedding_size=32",
+    ],
+}
+
+
+def _ckpt(name: str, tmp_path: Path) -> Path:
+    recipe = load_recipe(RECIPES / f"{name}.toml", SMALL[name])
+    model = build_model(recipe, pretrained=False).eval()
+    path = tmp_path / f"{name}.pt"
+    save_checkpoint(path, model, recipe, metainfo=skeleton_metainfo(load_skeleton("h36m")))
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_export_lifter_with_check(name: str, fmt: str, tmp_path: Path, runner) -> None:
+    ckpt = _ckpt(name, tmp_path)
+    out = tmp_path / f"{name}.{'onnx' if fmt == 'onnx' else 'ts'}"
+    res = runner.invoke(
+        create_app(), ["export", str(ckpt), "--to", fmt, "--out", str(out), "--check", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout[res.stdout.index("{") :])
+    assert info["check"]["passed"] and info["check"]["max_abs_diff"] < 1e-4
+    assert out.is_file()
+    if fmt == "onnx":
+        import onnx
+
+        props = {p.key: json.loads(p.value) for p in onnx.load(str(out)).metadata_props}
+        assert props["posecli.kind"] == "lifting"
+        assert props["posecli.seq_len"] == (27 if name == "videopose3d-27" else 9)
+        assert props["posecli.codec"]["name"] == (
+            "video_pose_lifting" if "video" in name else "motionbert"
+        )
