@@ -100,7 +100,7 @@ def test_eval_subprocess_reproduces_validation_metrics(trained: Path, tmp_path: 
 
 def test_eval_flags(trained: Path) -> None:
     runner = CliRunner()
-    plain = runner.invoke(create_app(), ["eval", str(trained / "best.pt"), "--json", "--no-flip"])
+    plain = runner.invoke(create_app(), ["eval", str(trained / "best.pt"), "--json", "--no-flip-test"])
     assert plain.exit_code == 0, plain.stderr
     values = json.loads(plain.stdout)
     assert set(values) == {"PCK_img", "EPE"}
@@ -122,7 +122,7 @@ def test_resume_of_a_finished_run_is_a_no_op(trained: Path) -> None:
 
 def test_eval_set_overrides_reach_the_test_config(trained: Path) -> None:
     runner = CliRunner()
-    by_flag = runner.invoke(create_app(), ["eval", str(trained / "best.pt"), "--json", "--no-flip"])
+    by_flag = runner.invoke(create_app(), ["eval", str(trained / "best.pt"), "--json", "--no-flip-test"])
     by_set = runner.invoke(
         create_app(),
         ["eval", str(trained / "best.pt"), "--json", "--set", "model.test.flip_test=false"],
