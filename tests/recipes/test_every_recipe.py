@@ -59,7 +59,7 @@ def _mouse(root: Path) -> list[str]:
 
 
 def _mouse_predict(root: Path) -> list[str]:
-    return [str(MOUSE / "labeled-data" / "img05.png"), "--bbox", "0,0,396,406"]
+    return [str(MOUSE / "labeled-data" / "img05.png"), "--bbox", "whole"]
 
 
 COCO_RUN = RecipeRun(_coco, "coco_root", "coco/AP", _coco_predict)
