@@ -68,14 +68,11 @@ class Lifter:
 
         text = str(spec)
         if text.startswith("mmpose://"):
-            raise PoseCliError(
-                f"--lift {text}: published MMPose lifters are not bundled; load the .pth into a "
-                "recipe with model.pretrained (posecli/recipes/h36m/*.toml) and train/save a "
-                "posecli checkpoint, or pass one"
-            )
-        if not Path(text).is_file():
-            raise PoseCliError(f"--lift {text}: checkpoint not found")
-        model, recipe = load_checkpoint(text)
+            model, recipe = _zoo_lifter(text.removeprefix("mmpose://"))
+        else:
+            if not Path(text).is_file():
+                raise PoseCliError(f"--lift {text}: checkpoint not found")
+            model, recipe = load_checkpoint(text)
         if getattr(model, "kind", None) != "lifting":
             raise PoseCliError(
                 f"--lift {text}: not a lifting checkpoint (model.kind is not 'lifting')"
@@ -153,6 +150,22 @@ class Lifter:
         if traj is not None:
             cam = rel + traj.numpy().reshape(n, 1, 3)
         return rel, cam
+
+
+def _zoo_lifter(name: str) -> tuple[Any, Any]:
+    """A published MMPose lifter: the shipped recipe ``h36m/NAME.toml`` + its weights (strict)."""
+    from posecli.api import build_model
+    from posecli.models.weights import load_pretrained
+    from posecli.recipe import load_recipe
+
+    path = Path(__file__).resolve().parents[1] / "recipes" / "h36m" / f"{name}.toml"
+    if not path.is_file():
+        known = sorted(p.stem for p in path.parent.glob("*.toml"))
+        raise PoseCliError(f"--lift mmpose://{name}: unknown lifter (known: {', '.join(known)})")
+    recipe = load_recipe(path)
+    model = build_model(recipe, pretrained=False)
+    load_pretrained(model, f"mmpose://{name}", strict=True)
+    return model.eval(), recipe
 
 
 def _tracks(frames: list[dict[str, Any]]) -> dict[Any, list[tuple[int, int]]]:

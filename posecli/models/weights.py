@@ -34,6 +34,12 @@ MMPOSE_CHECKPOINTS: dict[str, str] = {
     "rtmpose-l": f"{MMPOSE_URL}/projects/rtmposev1/rtmpose-l_simcc-coco_pt-aic-coco_420e-256x192-1352a4d2_20230127.pth",
     "hrnet-w32": f"{MMPOSE_URL}/body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192-81c58e40_20220909.pth",
     "res50": f"{MMPOSE_URL}/body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192-04af38ce_20220923.pth",
+    # 2D→3D lifters on Human3.6M (recipes/h36m/*.toml); the TCN ones are MMPose 0.x files
+    # (keypoint_head.* keys, renamed on load)
+    "simplebaseline3d": "https://download.openmmlab.com/mmpose/body3d/simple_baseline/simple3Dbaseline_h36m-f0ad73a4_20210419.pth",
+    "videopose3d-27": "https://download.openmmlab.com/mmpose/body3d/videopose/videopose_h36m_27frames_fullconv_supervised-fe8fbba9_20210527.pth",
+    "videopose3d-243": "https://download.openmmlab.com/mmpose/body3d/videopose/videopose_h36m_243frames_fullconv_supervised-880bea25_20210527.pth",
+    "motionbert": f"{MMPOSE_URL}/body_3d_keypoint/pose_lift/h36m/motionbert_h36m-f554954f_20230531.pth",
 }
 
 _HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})(?:_\d{8})?\.(?:pth|pt|ckpt)$")
