@@ -205,3 +205,24 @@ def test_flip_test_is_equivariant_under_the_flip() -> None:
     torch.testing.assert_close(mirrored, model._flip_outputs(pose, fi), rtol=1e-4, atol=1e-5)
     plain, _ = model.predict_outputs(x, None)
     assert not torch.allclose(plain, pose)
+
+
+def test_mmpose_0x_lifter_checkpoint_loads_strictly(tmp_path) -> None:
+    """MMPose's published TCN lifters are 0.x files (``keypoint_head.*``): renamed on load."""
+    from posecli.models.mmpose_compat import load_mmpose_checkpoint
+
+    recipe = load_recipe(
+        RECIPES / "videopose3d-27.toml",
+        ["model.backbone.stem_channels=16", "model.head.in_channels=16"],
+    )
+    src = build_model(recipe, pretrained=False).eval()
+    legacy = {
+        k.replace("head.", "keypoint_head.", 1) if k.startswith("head.") else k: v
+        for k, v in src.state_dict().items()
+    }
+    path = tmp_path / "videopose_0x.pth"
+    torch.save({"state_dict": legacy, "meta": {"mmpose_version": "0.x"}}, path)
+    dst = build_model(recipe, pretrained=False).eval()
+    load_mmpose_checkpoint(dst, path, strict=True)
+    x = torch.randn(2, 34, 27)
+    torch.testing.assert_close(dst(x), src(x))
