@@ -9,7 +9,8 @@
    (396×406) with a random-weight RTMPose-style 2D checkpoint (tests/predict/_tiny.py), 2D only
    vs ``--lift`` with a small TCN lifter (receptive field 9) trained for a few steps on synthetic
    projections of the mouse skeleton (tests/lifting/_synthetic.py); frames/s of each and their
-   ratio. The lift stage (load, per-track lifting, predictions.json/CSV rewrite) is included.
+   ratio, after one untimed 2D run. The lift stage (load, per-track lifting, predictions.json /
+   CSV rewrite) is included.
 
 Usage: ``python benchmarks/lift.py [--batches 1,64] [--mb-batches 1,64] [--frames 200]``.
 The 1-minute load average before and after is reported: other jobs may share these CPUs.
@@ -91,6 +92,7 @@ def main() -> None:
         video = _clip(t / "clip.mp4", args.frames)
         ckpt = make_tiny_checkpoint(t / "tiny.pt")
         lifter, _ = train_mouse_lifter(t / "lifter.pt", steps=20)
+        _predict_fps(video, ckpt, t / "warm", None)  # warm-up: imports, caches, first frames
         fps_2d = _predict_fps(video, ckpt, t / "p2d", None)
         fps_lift = _predict_fps(video, ckpt, t / "plift", lifter)
     result.update(
