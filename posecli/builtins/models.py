@@ -74,6 +74,12 @@ def posecli_register_necks(register: RegisterCallback) -> None:
     )
     register("fpn", f"{_M}.necks.fpn:FPN", aliases=("FPN",), help="feature pyramid network")
     register(
+        "cspnext_pafpn",
+        f"{_M}.necks.cspnext_pafpn:CSPNeXtPAFPN",
+        aliases=("CSPNeXtPAFPN",),
+        help="CSPNeXt path-aggregation FPN (RTMW's neck)",
+    )
+    register(
         "feature_map_processor",
         f"{_M}.necks.feature_map_processor:FeatureMapProcessor",
         aliases=("FeatureMapProcessor",),
@@ -94,6 +100,12 @@ def posecli_register_heads(register: RegisterCallback) -> None:
         f"{_M}.heads.rtmcc_head:RTMCCHead",
         aliases=("RTMCCHead",),
         help="RTMPose's GAU SimCC head",
+    )
+    register(
+        "rtmw_head",
+        f"{_M}.heads.rtmw_head:RTMWHead",
+        aliases=("RTMWHead",),
+        help="RTMW SimCC head: two feature levels, pixel-shuffle fusion, GAU",
     )
     register(
         "simcc_head",

@@ -48,6 +48,16 @@ FIXTURE_OVERRIDES: dict[str, list[str]] = {
         'data.val.dataset.images="coco"',
     ],
 }
+FIXTURE_OVERRIDES["wholebody/rtmw-m.toml"] = [
+    'data.train.dataset.datasets=[{name="coco_wholebody",ann_file="coco/test_coco_wholebody.json",'
+    'images="coco"},{name="wflw",ann_file="wflw/test_wflw.json",images="wflw",mapping=[[0,23],'
+    '[16,31],[32,39],[60,59],[72,68]]},{name="interhand2d",ann_file='
+    '"interhand2.6m/test_interhand2.6m_data.json",images="interhand2.6m",mapping=[[20,112],'
+    "[41,91]]}]",
+    'data.val.dataset={name="coco_wholebody",ann_file="coco/test_coco_wholebody.json",images="coco"}',
+    'eval.metrics.0.ann_file="tests/data/mmpose-tests/coco/test_coco_wholebody.json"',
+    "model.neck.in_channels=[32,64,128]",
+]
 COMMON = [
     'data.root="tests/data/mmpose-tests"',
     "model.pretrained=[]",
@@ -75,6 +85,43 @@ def expected_shapes(k: int, input_size: tuple[int, int]) -> dict[str, list[int]]
     return shapes
 
 
+#: RTMW-m's head (K = 133, C = 768, 256×192): MMPose 1.3.2 ``RTMWHead`` names and shapes.
+RTMW_HEAD = {
+    "final_layer.conv.weight": [133, 768, 7, 7],
+    "conv_dec.conv.weight": [192, 192, 7, 7],
+    "final_layer2.conv.weight": [133, 576, 7, 7],
+    "mlp.0.g": [1],
+    "mlp.1.weight": [128, 48],
+    "mlp2.0.g": [1],
+    "mlp2.1.weight": [128, 192],
+    "gau.gamma": [2, 128],
+    "gau.beta": [2, 128],
+    "gau.o.weight": [256, 512],
+    "gau.uv.weight": [1152, 256],
+    "gau.ln.g": [1],
+    "gau.res_scale.scale": [256],
+    "cls_x.weight": [384, 256],
+    "cls_y.weight": [512, 256],
+}
+for _layer, _c in (("final_layer", 133), ("conv_dec", 192), ("final_layer2", 133)):
+    RTMW_HEAD.update({f"{_layer}.bn.{b}": [_c] for b in ("weight", "bias", "running_mean")})
+    RTMW_HEAD[f"{_layer}.bn.running_var"] = [_c]
+    RTMW_HEAD[f"{_layer}.bn.num_batches_tracked"] = []
+
+#: RTMW-m's ``CSPNeXtPAFPN`` (in 192/384/768, 2 CSPNeXt blocks per layer): a few shapes.
+RTMW_NECK = {
+    "reduce_layers.0.conv.weight": [384, 768, 1, 1],
+    "reduce_layers.1.conv.weight": [192, 384, 1, 1],
+    "top_down_blocks.0.main_conv.conv.weight": [192, 768, 1, 1],
+    "top_down_blocks.0.blocks.1.conv2.depthwise_conv.conv.weight": [192, 1, 5, 5],
+    "top_down_blocks.1.final_conv.conv.weight": [192, 192, 1, 1],
+    "downsamples.0.conv.weight": [192, 192, 3, 3],
+    "downsamples.1.conv.weight": [384, 384, 3, 3],
+    "bottom_up_blocks.0.short_conv.conv.weight": [192, 384, 1, 1],
+    "bottom_up_blocks.1.final_conv.conv.weight": [768, 768, 1, 1],
+}
+
+
 def _model(name: str) -> torch.nn.Module:
     return build_model(load_recipe(resolve_recipe_path(name)), pretrained=False)
 
@@ -85,8 +132,40 @@ def test_recipe_builds_mmpose_state_dict(name: str, k: int, size: tuple[int, int
     assert ours == expected_shapes(k, size)
 
 
+def test_rtmw_recipe_builds_mmpose_state_dict() -> None:
+    ours = {key: list(v.shape) for key, v in _model("wholebody/rtmw-m.toml").state_dict().items()}
+    ref = json.loads(REFERENCE.read_text())
+    backbone = {k: v for k, v in ref.items() if k.startswith("backbone.")}
+    assert {k: v for k, v in ours.items() if k.startswith("backbone.")} == backbone
+    assert {k[5:]: v for k, v in ours.items() if k.startswith("head.")} == RTMW_HEAD
+    neck = {k[5:]: v for k, v in ours.items() if k.startswith("neck.")}
+    assert {k: neck[k] for k in RTMW_NECK} == RTMW_NECK
+    # 2 reduce + 2 down ConvModules (6 entries each) and 4 CSP layers of 3 ConvModules and
+    # 2 blocks of 3 ConvModules: 4·6 + 4·(3 + 2·3)·6 = 240 entries, no out_convs
+    assert len(neck) == 240 and not any(k.startswith("out_convs") for k in neck)
+    assert set(ours) == {k for k in ours if k.split(".")[0] in ("backbone", "neck", "head")}
+
+
+def test_kl_discret_mask_weights_the_masked_keypoints() -> None:
+    from posecli.plugins import registry
+
+    full = registry("losses").build("kl_discret", beta=1.0, label_softmax=True)
+    half = registry("losses").build(
+        "kl_discret", beta=1.0, label_softmax=True, mask=[1], mask_weight=0.5
+    )
+    g = torch.Generator().manual_seed(0)
+    pred = (torch.randn(2, 3, 8, generator=g), torch.randn(2, 3, 8, generator=g))
+    tgt = (torch.rand(2, 3, 8, generator=g), torch.rand(2, 3, 8, generator=g))
+    w = torch.ones(2, 3)
+    w_half = w.clone()
+    w_half[:, 1] = 0.5
+    assert torch.allclose(half(pred, tgt, w), full(pred, tgt, w_half))
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "k", "size"), RECIPES)
+@pytest.mark.parametrize(
+    ("name", "k", "size"), [*RECIPES, ("wholebody/rtmw-m.toml", 133, (192, 256))]
+)
 def test_mmpose_container_loads_strictly(
     name: str, k: int, size: tuple[int, int], tmp_path: Path
 ) -> None:

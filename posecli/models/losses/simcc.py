@@ -22,6 +22,8 @@ class KLDiscretLoss(nn.Module):
         label_beta: temperature on labels when ``label_softmax``.
         use_target_weight: weight keypoints by ``keypoint_weights``.
         loss_weight: final multiplier.
+        mask / mask_weight: keypoints whose terms are multiplied by ``mask_weight`` (RTMW
+            halves its 68 face points: ``mask = 23..90``, ``mask_weight = 0.5``).
 
     Inputs: ``pred = (x (B,K,Wx), y (B,K,Wy))``, ``target`` likewise, ``weight (B,K)``.
     """
@@ -33,6 +35,8 @@ class KLDiscretLoss(nn.Module):
         label_beta: float = 10.0,
         use_target_weight: bool = True,
         loss_weight: float = 1.0,
+        mask: Sequence[int] | None = None,
+        mask_weight: float = 1.0,
     ) -> None:
         super().__init__()
         self.beta = beta
@@ -40,6 +44,8 @@ class KLDiscretLoss(nn.Module):
         self.label_beta = label_beta
         self.use_target_weight = use_target_weight
         self.loss_weight = loss_weight
+        self.mask = None if mask is None else [int(i) for i in mask]
+        self.mask_weight = float(mask_weight)
 
     def _criterion(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         log_pt = F.log_softmax(pred * self.beta, dim=1)
@@ -56,6 +62,10 @@ class KLDiscretLoss(nn.Module):
     ) -> torch.Tensor:
         k = pred[0].shape[1]
         w = weight.reshape(-1) if (self.use_target_weight and weight is not None) else 1.0
+        if self.mask is not None:  # MMPose: these keypoints' terms × mask_weight (RTMW: face)
+            scale = pred[0].new_ones(k)
+            scale[self.mask] = self.mask_weight
+            w = (pred[0].new_ones(pred[0].shape[:2]) * scale).reshape(-1) * w
         loss = pred[0].new_zeros(())
         for p, t in zip(pred, target, strict=True):
             per = self._criterion(p.reshape(-1, p.shape[-1]), t.reshape(-1, t.shape[-1]))
