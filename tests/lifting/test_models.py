@@ -226,3 +226,37 @@ def test_mmpose_0x_lifter_checkpoint_loads_strictly(tmp_path) -> None:
     load_mmpose_checkpoint(dst, path, strict=True)
     x = torch.randn(2, 34, 27)
     torch.testing.assert_close(dst(x), src(x))
+
+
+@pytest.mark.parametrize(
+    ("name", "dataset"),
+    [
+        ("simplebaseline3d", {"seq_len": 1}),
+        ("videopose3d-27", {"seq_len": 27, "causal": False, "pad_video_seq": True}),
+        ("motionbert", {"multiple_target": 1}),
+    ],
+)
+def test_decoding_the_encoded_target_gives_the_ground_truth(name: str, dataset: dict) -> None:
+    """A perfect network output (the codec's own label) decodes to the dataset's 3D target."""
+    import numpy as np
+
+    from posecli.data.collate import collate
+    from posecli.data.transforms.target import GenerateTarget
+    from tests.lifting.conftest import H36M
+
+    recipe = load_recipe(RECIPES / f"{name}.toml")
+    model = build_model(recipe, pretrained=False)
+    ds = registry("datasets").build(
+        "h36m",
+        ann_file="test_h36m_body3d.npz",
+        camera_param_file="cameras.pkl",
+        root=str(H36M),
+        **dataset,
+    )
+    gen = GenerateTarget(encoder=recipe.codec.as_dict())
+    batch = collate([gen(ds[i], np.random.default_rng(0)) for i in range(4)])
+    label = torch.as_tensor(batch["lifting_target_label"])
+    kp = model.decode(
+        label, batch["target_root"].numpy(), batch.get("camera_wh"), batch.get("factor")
+    )
+    np.testing.assert_allclose(kp, batch["lifting_target"].numpy(), atol=1e-5)
