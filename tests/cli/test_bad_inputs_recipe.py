@@ -21,6 +21,7 @@ CASES = {
     ),
     "non-numeric sigma": (["-s", 'codec.sigma=[5.0,"a"]'], ["codec", "'a'"]),
     "unknown top-level key": (["-s", "trian.epochs=3"], ["trian"]),
+    "one-number input size": (["-s", "codec.input_size=[224]"], ["codec.input_size", "[224]"]),
 }
 
 
