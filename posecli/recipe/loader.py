@@ -201,9 +201,11 @@ def _submodels(annotation: Any) -> list[type[BaseModel]]:
 DATASET_KEY_ALIASES = {"labels": "ann_file", "data": "ann_file"}
 
 
-def rename_deprecated_keys(data: dict[str, Any], source: str = "<recipe>") -> None:
-    """Rename old dataset keys (``labels``, ``data``) to ``ann_file`` in place, warning once
-    per key with its dotted path."""
+def rename_deprecated_keys(
+    data: dict[str, Any], source: str = "<recipe>", *, warn: bool = True
+) -> None:
+    """Rename old dataset keys (``labels``, ``data``) to ``ann_file`` in place, warning (when
+    ``warn``) once per key with its dotted path."""
     import warnings
 
     from posecli.errors import DeprecatedNameWarning
@@ -226,6 +228,8 @@ def rename_deprecated_keys(data: dict[str, Any], source: str = "<recipe>") -> No
             if new in table:
                 raise RecipeError(f"{source}: {where}: both {old!r} (deprecated) and {new!r} given")
             table[new] = table.pop(old)
+            if not warn:
+                continue
             warnings.warn(
                 f"{source}: {where}.{old} is deprecated; name the annotation file {new}",
                 DeprecatedNameWarning,
@@ -287,4 +291,5 @@ def recipe_from_toml(text: str, source: str = "<checkpoint>") -> Recipe:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError(f"{source}: stored recipe is not valid TOML: {exc}") from None
+    rename_deprecated_keys(data, source, warn=False)  # older checkpoints: nothing to edit
     return validate_recipe(data, source)
