@@ -56,7 +56,8 @@ class PoseAnnotations:
         categories: COCO categories to write back (``id``, ``name``...).
         extras: per-instance columns some formats carry, each with M rows (``center (M, 2)``
             and ``scale (M,)`` of MMPose's centre/scale boxes, NME/PCK normalisers
-            ``box_size (M,)``, ``head_size (M,)``...).
+            ``box_size (M,)``, ``head_size (M,)``; ``box_from_keypoints (M,)`` 1 where the box
+            is the keypoints' extent, not the file's).
         clip_boxes: clip boxes to the image when building samples (False for formats whose
             boxes come from a centre and scale, which MMPose uses unclipped).
     """
@@ -149,6 +150,8 @@ class PoseAnnotations:
         if not todo.any():
             return
         self.bbox[todo] = keypoint_extent(self.keypoints[todo], self.visibility[todo] > 0, pad)
+        derived = self.extras.get("box_from_keypoints", np.zeros(self.num_instances))
+        self.extras["box_from_keypoints"] = np.maximum(derived, todo.astype(np.float64))
 
     def fill_missing(self) -> None:
         """Compute NaN areas as box ``w·h`` (COCO eval needs them) and zero unlabelled points."""

@@ -211,6 +211,30 @@ def validate_annotations(
                 | (kp[..., 1] > wh[:, None, 1] - 0.5)
             )
         )
+    # a point past the frame but inside its own annotated box (PoseTrack18 labels head tops
+    # above the frame, with the person's box extending there too) is a real label: a warning
+    box = ann.bbox
+    with np.errstate(invalid="ignore"):
+        in_box = (
+            (kp[..., 0] >= box[:, None, 0] - 0.5)
+            & (kp[..., 1] >= box[:, None, 1] - 0.5)
+            & (kp[..., 0] <= box[:, None, 0] + box[:, None, 2] + 0.5)
+            & (kp[..., 1] <= box[:, None, 1] + box[:, None, 3] + 0.5)
+        )
+    derived = ann.extras.get("box_from_keypoints")
+    if derived is not None:  # a box drawn around the keypoints proves nothing
+        in_box &= ~(derived > 0)[:, None]
+    boxed = outside & in_box
+    outside &= ~in_box
+    _listed(
+        out.warnings,
+        "labelled keypoints outside their image but inside their box (kept)",
+        [
+            f"{where(i)} {names[j]} at ({kp[i, j, 0]:.1f}, {kp[i, j, 1]:.1f})"
+            for i, j in np.argwhere(boxed)
+        ],
+        max_listed,
+    )
     _listed(
         out.errors,
         "labelled keypoints outside their image",

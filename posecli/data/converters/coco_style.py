@@ -309,6 +309,7 @@ def coco_style_dict(ann: PoseAnnotations, layout: Layout) -> dict[str, Any]:
     sizes = layout.sizes or (ann.num_keypoints,)
     bounds = np.cumsum((0, *sizes)) * 3
     shift = 1.0 if layout.one_based else 0.0
+    written = {"scale", *layout.extras}
     for i, a in enumerate(out["annotations"]):
         flat = np.asarray(a["keypoints"], np.float64).reshape(-1, 3)
         if shift:
@@ -323,7 +324,7 @@ def coco_style_dict(ann: PoseAnnotations, layout: Layout) -> dict[str, Any]:
             value = col[i]
             if key == "center":
                 a["center"] = [float(x) for x in value]
-            elif np.ndim(value) == 0 and np.isfinite(value):
+            elif key in written and np.isfinite(value):
                 a[key] = float(value)
     return out
 
