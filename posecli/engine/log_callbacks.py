@@ -19,6 +19,7 @@ __all__ = [
     "CurvesCallback",
     "MetricsLogCallback",
     "ProgressCallback",
+    "keypoint_names",
     "validation_pictures",
 ]
 

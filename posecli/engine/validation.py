@@ -90,7 +90,7 @@ def run_validation(
             k = predictions["keypoints"].shape[-2]
             kps.append(_instances(predictions["keypoints"], k))
             scores.append(np.asarray(predictions["scores"], np.float32).reshape(-1, k))
-            gt_shape = np.shape(meta.get("keypoints"))[-2:]
+            gt_shape = np.shape(meta["keypoints"])[-2:] if "keypoints" in meta else ()
             if gt_shape == predictions["keypoints"].shape[-2:] and "keypoints_visible" in meta:
                 gts.append(_instances(meta["keypoints"], k))
                 vis.append(np.asarray(meta["keypoints_visible"], np.float32).reshape(-1, k))

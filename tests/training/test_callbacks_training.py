@@ -168,15 +168,18 @@ def test_a_failed_build_leaves_no_log_handler_behind(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_leftover_micro_batches_step_and_leave_no_gradient(tmp_path: Path) -> None:
-    """6 micro-batches, accumulate 4: a window of 4 and a short window of 2, both stepped."""
-    trainer = Trainer(
-        _recipe("train.epochs=1", "train.accumulate=4"), work_dir=tmp_path / "run", progress=False
-    )
+    """6 micro-batches, accumulate 4: a window of 4 and a short window of 2, both stepped;
+    the progress bar counts the micro-batches it advances by."""
+    trainer = Trainer(_recipe("train.epochs=1", "train.accumulate=4"), work_dir=tmp_path / "run")
     try:
         assert (trainer.micro_batches, trainer.iters_per_epoch) == (6, 2)
         trainer.optimizer.zero_grad(set_to_none=True)
         trainer.train_one_epoch()
         assert trainer.step == 2
         assert all(p.grad is None for p in trainer.model.parameters())
+        progress = trainer.callbacks.get("progress")
+        progress.on_train_start(trainer)
+        assert progress.bar.iters == 6
+        progress.on_train_end(trainer, None)
     finally:
         trainer.close()
