@@ -146,10 +146,11 @@ class CocoWholeBody(CocoAP):
             score_mode=self.score_mode,
             nms_thr=self.nms_thr,
         )
+        bound: dict[str, Any] | None = getattr(self, "_wholebody_gt", None)
         if self.ann_file is not None:
             gt = wholebody_gt(self.ann_file)
-        elif getattr(self, "_wholebody_gt", None) is not None:
-            gt = self._wholebody_gt
+        elif bound is not None:
+            gt = bound
         else:
             gt = self._body_counts(self._gt_from_batches(data, ids))
         return self.evaluate_parts(gt, self.coco_results, sigmas)

@@ -110,7 +110,7 @@ def _stack(anns: list[dict[str, Any]], key: str, k: int, path: Path, what: str) 
 
 def _expand_hands(anns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One annotation per valid hand (``{side}hand_valid`` and a positive value), MMPose's order."""
-    out = []
+    out: list[dict[str, Any]] = []
     for a in anns:
         for side in ("left", "right"):
             kpts = a.get(f"{side}hand_kpts")
@@ -204,7 +204,7 @@ def read_coco_style(
         categories=cats,
         extras=extras,
         clip_boxes=layout.clip and layout.box not in ("center_scale", "image"),
-        **cols,
+        **cols,  # type: ignore[arg-type]
     )
     lab = ann.visibility > 0
     ann.keypoints[~lab] = 0.0

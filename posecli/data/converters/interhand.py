@@ -97,7 +97,7 @@ def read_interhand2d(
         source=str(path),
         extras={"hand_type": hand} if m else {},
         clip_boxes=False,
-        **cols,
+        **cols,  # type: ignore[arg-type]
     )
     ann.validate()
     return ann

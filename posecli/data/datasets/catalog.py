@@ -27,7 +27,7 @@ def _detections(det_file: str | None, thr: float, root: str | None) -> dict | No
         return None
     from posecli.data.converters.coco import read_detections
 
-    raw = read_detections(_path(det_file, root))
+    raw = read_detections(_path(det_file, root) or det_file)
     return {k: [(b, s) for b, s in v if s >= thr] for k, v in raw.items()}
 
 
@@ -54,7 +54,7 @@ def _factory(name: str) -> Callable[..., PoseDataset]:
 
         ann = read(
             name,
-            _path(ann_file, root),
+            _path(ann_file, root) or ann_file,
             skeleton=skeleton,
             images=_path(images, root),
             strip_prefix=strip_prefix,
@@ -89,7 +89,7 @@ def interhand2d(
     from posecli.data.converters.interhand import read_interhand2d
 
     ann = read_interhand2d(
-        _path(ann_file, root),
+        _path(ann_file, root) or ann_file,
         skeleton=skeleton,
         images=_path(images, root),
         camera_file=_path(camera_file, root),

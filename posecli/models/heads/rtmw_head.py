@@ -105,6 +105,7 @@ class RTMWHead(SimCCHeadBase):
             {"name": "kl_discret", "beta": 10.0, "label_softmax": True, "use_target_weight": True},
         )
         for lin in (self.mlp[1], self.mlp2[1], self.cls_x, self.cls_y):
+            assert isinstance(lin, nn.Linear)
             nn.init.normal_(lin.weight, std=0.01)
 
     def forward(self, feats: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

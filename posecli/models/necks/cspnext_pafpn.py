@@ -53,27 +53,36 @@ class CSPNeXtPAFPN(nn.Module):
         self.out_indices = tuple(int(i) for i in out_indices)
         if any(not 0 <= i < len(chans) for i in self.out_indices):
             raise ValueError(f"out_indices must lie in 0..{len(chans) - 1}")
-        conv = {"act": act, "bn_eps": bn_eps, "bn_momentum": bn_momentum}
-        csp = {"add_identity": False, "expand_ratio": expand_ratio, "channel_attention": False}
+
+        def conv(cin: int, cout: int, k: int, stride: int = 1) -> ConvModule:
+            return ConvModule(cin, cout, k, stride, act=act, bn_eps=bn_eps, bn_momentum=bn_momentum)
+
+        def csp(cin: int, cout: int) -> CSPLayer:
+            return CSPLayer(
+                cin,
+                cout,
+                num_csp_blocks,
+                add_identity=False,
+                expand_ratio=expand_ratio,
+                channel_attention=False,
+                act=act,  # type: ignore[arg-type]
+                bn_eps=bn_eps,
+                bn_momentum=bn_momentum,
+            )
+
         self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
         self.reduce_layers = nn.ModuleList()
         self.top_down_blocks = nn.ModuleList()
         for i in range(len(chans) - 1, 0, -1):
-            self.reduce_layers.append(ConvModule(chans[i], chans[i - 1], 1, **conv))
-            self.top_down_blocks.append(
-                CSPLayer(chans[i - 1] * 2, chans[i - 1], num_csp_blocks, **csp, **conv)
-            )
+            self.reduce_layers.append(conv(chans[i], chans[i - 1], 1))
+            self.top_down_blocks.append(csp(chans[i - 1] * 2, chans[i - 1]))
         self.downsamples = nn.ModuleList()
         self.bottom_up_blocks = nn.ModuleList()
         for i in range(len(chans) - 1):
-            self.downsamples.append(ConvModule(chans[i], chans[i], 3, stride=2, padding=1, **conv))
-            self.bottom_up_blocks.append(
-                CSPLayer(chans[i] * 2, chans[i + 1], num_csp_blocks, **csp, **conv)
-            )
+            self.downsamples.append(conv(chans[i], chans[i], 3, stride=2))
+            self.bottom_up_blocks.append(csp(chans[i] * 2, chans[i + 1]))
         if out_channels is not None:
-            self.out_convs = nn.ModuleList(
-                ConvModule(c, int(out_channels), 3, padding=1, **conv) for c in chans
-            )
+            self.out_convs = nn.ModuleList(conv(c, int(out_channels), 3) for c in chans)
 
     def out_spec(
         self, in_channels: Sequence[int], strides: Sequence[int]
