@@ -15,6 +15,7 @@ counted (:attr:`CheckReport.num_unstable`), while the raw outputs still bound th
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -88,18 +89,25 @@ def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class _Perturbed:
-    """A backend whose raw outputs get a fixed ``±scale`` noise (stability of the decode)."""
+    """A backend whose raw outputs get ``±scale`` uniform noise (stability of the decode).
 
-    def __init__(self, backend: Any, scale: float, seed: int = 0) -> None:
+    The wrapped backend runs once per distinct batch of crops; later trials reuse its outputs.
+    """
+
+    def __init__(self, backend: Any, scale: float) -> None:
         self.backend = backend
         self.name, self.device, self.threads = backend.name, backend.device, backend.threads
         self.scale = scale
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(0)
+        self._cache: dict[bytes, list[np.ndarray]] = {}
 
     def run(self, crops: np.ndarray) -> list[np.ndarray]:
-        outs = self.backend.run(crops)
+        key = hashlib.sha1(np.ascontiguousarray(crops).tobytes()).digest()
+        if key not in self._cache:
+            self._cache[key] = self.backend.run(crops)
         return [
-            (o + self.rng.uniform(-self.scale, self.scale, o.shape)).astype(o.dtype) for o in outs
+            (o + self.rng.uniform(-self.scale, self.scale, o.shape)).astype(o.dtype)
+            for o in self._cache[key]
         ]
 
     def set_threads(self, threads: int) -> None:
@@ -107,18 +115,23 @@ class _Perturbed:
 
 
 def _stable_mask(
-    reference: Any, frames: list[np.ndarray], scale: float, px: float
+    reference: Any, frames: list[np.ndarray], scale: float, px: float, trials: int = 8
 ) -> list[np.ndarray]:
-    """Per frame, ``(N, K)`` True where a ``scale`` perturbation moves a keypoint ≤ ``px``."""
+    """Per frame, ``(N, K)`` True where none of ``trials`` perturbations of the raw outputs by
+    ``±scale`` moves a keypoint by more than ``px`` (a near-tie is missed by one trial with
+    probability about 1/2, by all of them with about ``2**-trials``)."""
     from posecli.runtime import Predictor
 
+    baseline = reference.predict(frames)
     perturbed = Predictor(
         reference.spec, _Perturbed(reference.backend, scale), flip_test=reference.flip_test
     )
-    return [
-        (np.abs(np.asarray(a.keypoints) - np.asarray(b.keypoints)) <= px).all(axis=-1)
-        for a, b in zip(perturbed.predict(frames), reference.predict(frames), strict=True)
-    ]
+    stable = [np.ones(np.asarray(b.keypoints).shape[:-1], bool) for b in baseline]
+    for _ in range(trials):
+        for i, (a, b) in enumerate(zip(perturbed.predict(frames), baseline, strict=True)):
+            moved = np.abs(np.asarray(a.keypoints) - np.asarray(b.keypoints)) > px
+            stable[i] &= ~moved.any(axis=-1)
+    return stable
 
 
 def random_crops(n: int, input_size: tuple[int, int], seed: int = 0) -> np.ndarray:
