@@ -78,28 +78,29 @@ class KeypointPartition(Metric):
     def reported_names(self) -> list[str]:
         return [f"{p}/{n}" for p, m in self.metrics.items() for n in m.reported_names()]
 
-    def reset(self) -> None:
-        super().reset()
-        for m in self.metrics.values():
-            m.reset()
-
-    def process(self, predictions: Arrays, batch_meta: Arrays) -> None:
+    def _extract(self, predictions: Arrays, batch_meta: Arrays) -> dict[str, np.ndarray]:
+        """Every partition's extract under ``<partition>/<key>`` keys (one dict per batch, so
+        distributed gathering of :attr:`results` covers the partitions too)."""
+        out: dict[str, np.ndarray] = {}
         for part, ids in self.partitions.items():
             pred = {
                 k: (_cols(v, ids) if k in _KEYPOINT_KEYS else v) for k, v in predictions.items()
             }
             meta = {k: (_cols(v, ids) if k in _KEYPOINT_KEYS else v) for k, v in batch_meta.items()}
-            self.metrics[part].process(pred, meta)
-        self.results.append({})
+            sub = self.metrics[part]._extract(pred, meta)
+            out.update({f"{part}/{k}": v for k, v in sub.items()})
+        return out
 
     def compute(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for part, m in self.metrics.items():
+            prefix = f"{part}/"
+            m.results = [
+                {k[len(prefix) :]: v for k, v in r.items() if k.startswith(prefix)}
+                for r in self.results
+            ]
             out.update({f"{part}/{k}": v for k, v in m.compute().items()})
         return out
-
-    def _extract(self, predictions: Arrays, batch_meta: Arrays) -> dict[str, np.ndarray]:
-        return {}
 
     def _compute(self, data: dict[str, np.ndarray]) -> dict[str, float]:
         return self.compute()

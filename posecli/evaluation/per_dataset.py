@@ -46,7 +46,6 @@ class PerDataset(Metric):
                 self.metrics[str(ds)] = build_metric(dict(metric), skeleton, path=f"datasets.{ds}")
             except BuildError as exc:
                 raise ValueError(str(exc)) from None
-        self._seen: set[str] = set()
 
     @classmethod
     def skeleton_defaults(cls, skeleton: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -55,39 +54,40 @@ class PerDataset(Metric):
     def reported_names(self) -> list[str]:
         return [f"{d}/{n}" for d, m in self.metrics.items() for n in m.reported_names()]
 
-    def reset(self) -> None:
-        super().reset()
-        self._seen = set()
-        for m in self.metrics.values():
-            m.reset()
-
     def bind_dataset(self, dataset: Any) -> None:
         for m in self.metrics.values():
             m.bind_dataset(None)
 
-    def process(self, predictions: Arrays, batch_meta: Arrays) -> None:
+    def _extract(self, predictions: Arrays, batch_meta: Arrays) -> dict[str, np.ndarray]:
+        """Each source's extract of its rows under ``<source>/<key>`` (sources absent from the
+        batch add nothing), so distributed gathering of :attr:`results` covers them."""
         if batch_meta.get("dataset_name") is None:
             raise DataError(
                 "metric per_dataset: the batch lacks 'dataset_name' (validate on a combined dataset)"
             )
         names = np.asarray(batch_meta["dataset_name"]).reshape(-1).astype(str)
         n = names.shape[0]
+        out: dict[str, np.ndarray] = {}
         for ds, metric in self.metrics.items():
             rows = names == ds
-            if not rows.any():
-                continue
-            self._seen.add(ds)
-            metric.process(_rows(predictions, rows, n), _rows(batch_meta, rows, n))
-        self.results.append({})
+            if rows.any():
+                sub = metric._extract(_rows(predictions, rows, n), _rows(batch_meta, rows, n))
+                out.update({f"{ds}/{k}": v for k, v in sub.items()})
+        return out
 
     def compute(self) -> dict[str, float]:
-        missing = [d for d in self.metrics if d not in self._seen]
-        if missing:
-            raise DataError(f"metric per_dataset: no validation samples from {missing}")
-        return {f"{d}/{k}": v for d, m in self.metrics.items() for k, v in m.compute().items()}
-
-    def _extract(self, predictions: Arrays, batch_meta: Arrays) -> dict[str, np.ndarray]:
-        return {}
+        out: dict[str, float] = {}
+        for ds, m in self.metrics.items():
+            prefix = f"{ds}/"
+            m.results = [
+                {k[len(prefix) :]: v for k, v in r.items() if k.startswith(prefix)}
+                for r in self.results
+                if any(k.startswith(prefix) for k in r)
+            ]
+            if not m.results:
+                raise DataError(f"metric per_dataset: no validation samples from {ds!r}")
+            out.update({f"{ds}/{k}": v for k, v in m.compute().items()})
+        return out
 
     def _compute(self, data: dict[str, np.ndarray]) -> dict[str, float]:
         return self.compute()

@@ -222,3 +222,32 @@ def test_wholebody_with_detected_boxes_takes_the_dataset_ground_truth() -> None:
     kp = _noisy(gt_ds)
     a, b = _feed(from_file, gt_ds, kp), _feed(bound, gt_ds, kp)
     assert a == pytest.approx(b)
+
+
+def test_partition_and_per_dataset_results_gather_like_any_metric() -> None:
+    """Two 'ranks' each see half the batches; joining their ``results`` (what the
+    distributed gather does) gives the single-process values."""
+    ds = _dataset("coco_wholebody")
+    kp = _noisy(ds)
+    table = {"name": "keypoint_partition", "metric": {"name": "epe"}, "partitions": PARTS}
+    whole = _feed(build_metric(table), ds, kp)
+    a, b = build_metric(table), build_metric(table)
+    n = ds.ann.num_instances
+    for m, rows in ((a, slice(0, n // 2)), (b, slice(n // 2, n))):
+        m.process(
+            {"keypoints": kp[rows], "scores": np.ones(kp[rows].shape[:2])},
+            {
+                "keypoints": ds.ann.keypoints[rows],
+                "keypoints_visible": np.minimum(ds.ann.visibility[rows], 1).astype(float),
+            },
+        )
+    a.results += b.results
+    assert a.compute() == pytest.approx(whole)
+    per = build_metric({"name": "per_dataset", "metric": {"name": "epe"}, "datasets": ["x", "y"]})
+    gt = np.zeros((4, 1, 2))
+    for names, dx in ((["x", "x"], 1.0), (["y", "x"], 3.0)):
+        per.process(
+            {"keypoints": gt[:2] + dx, "scores": np.ones((2, 1))},
+            {"keypoints": gt[:2], "keypoints_visible": np.ones((2, 1)), "dataset_name": names},
+        )
+    assert per.compute() == pytest.approx({"x/EPE": np.sqrt(2) * 5 / 3, "y/EPE": 3 * np.sqrt(2)})
