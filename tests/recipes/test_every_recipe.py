@@ -85,8 +85,14 @@ RUNS: dict[str, RecipeRun] = {
 }
 
 
+#: 2D→3D lifting recipes (keypoint sequences in) run end to end in tests/lifting/test_recipes.py.
+LIFTING = {
+    f"h36m/{n}.toml" for n in ("simplebaseline3d", "videopose3d-27", "videopose3d-243", "motionbert")
+}
+
+
 def test_every_shipped_recipe_is_covered() -> None:
-    missing = sorted(set(shipped_recipes()) - set(RUNS))
+    missing = sorted(set(shipped_recipes()) - set(RUNS) - LIFTING)
     assert not missing, f"add these recipes to RUNS in {Path(__file__).name}: {missing}"
     assert not sorted(set(RUNS) - set(shipped_recipes())), "RUNS names recipes that do not exist"
 
