@@ -198,7 +198,7 @@ def validate_annotations(
         max_listed,
     )
     wh = sizes[ann.image_index] if ann.num_instances else np.zeros((0, 2))
-    known = (wh > 0).all(axis=1)
+    known: np.ndarray = np.asarray((wh > 0).all(axis=1))
     with np.errstate(invalid="ignore"):
         outside = (
             lab
@@ -256,7 +256,7 @@ def validate_annotations(
     _listed(
         out.errors,
         "empty boxes on labelled instances",
-        [where(i) for i in np.flatnonzero(empty & labelled_inst)],
+        [where(int(i)) for i in np.flatnonzero(empty & labelled_inst)],
         max_listed,
     )
     dup_inst = [f"id={v}" for v, c in Counter(ann.ids.tolist()).items() if c > 1]
