@@ -64,10 +64,9 @@ def test_second_run_refuses_to_overwrite(trained: Path) -> None:
         create_app(), ["train", str(RECIPE), "--work-dir", str(trained), *set_args(FAST)]
     )
     assert result.exit_code == 1
-    assert result.stderr.strip() == (
-        f"Error: {trained} already holds a run (last.pt); pass --resume to continue it or "
-        "--work-dir for a new run"
-    )
+    line = result.stderr.strip()
+    assert line.startswith(f"Error: run directory {trained} already holds files") and "\n" not in line
+    assert "last.pt" in line and "--resume" in line and "--force" in line
 
 
 def test_eval_subprocess_reproduces_validation_metrics(trained: Path, tmp_path: Path) -> None:
@@ -109,13 +108,15 @@ def test_eval_flags(trained: Path) -> None:
     assert "has no data.test split (has: train, val)" in missing.stderr
 
 
-def test_resume_of_a_finished_run_is_a_no_op(trained: Path) -> None:
+def test_resume_of_a_finished_run_is_refused(trained: Path) -> None:
+    """Nothing left to train is an error, not a success that trained nothing (issue 14.3)."""
     before = read_checkpoint(trained / "last.pt")["state_dict"]
     result = CliRunner().invoke(
         create_app(),
         ["-q", "train", str(RECIPE), "--work-dir", str(trained), "--resume", *set_args(FAST)],
     )
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 1, result.stderr
+    assert "already trained 2 epochs and the recipe trains 2" in result.stderr
     after = read_checkpoint(trained / "last.pt")["state_dict"]
     assert all(torch.equal(before[k], after[k]) for k in before)
 
