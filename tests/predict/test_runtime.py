@@ -198,3 +198,20 @@ def test_contracts_are_checked_when_built(predictor: Predictor, tmp_path: Path) 
         Predictor(predictor.spec, object())  # type: ignore[arg-type]
     with pytest.raises(PoseCliError, match="int is not a sink"):
         run_predict(tmp_path, predictor, sinks=[3])  # type: ignore[list-item]
+
+
+def test_posecli_predict_stream(predictor: Predictor, tmp_path: Path) -> None:
+    import posecli.predict
+
+    from ..inference.conftest import make_video
+
+    frames = _frames(3)
+    results = list(posecli.predict.stream(frames, predictor=predictor))
+    assert [r.frame for r in results] == [0, 1, 2]
+    np.testing.assert_allclose(
+        results[1].keypoints, predictor.predict(frames[1]).keypoints, atol=1e-4
+    )
+    video = make_video(tmp_path / "v.avi", n=4, size=(64, 48))
+    tracked = list(posecli.predict.stream(video, predictor=predictor, track=True))
+    assert [r.frame for r in tracked] == [0, 1, 2, 3]
+    assert all(r.track_ids is not None and r.keypoints.shape == (1, 17, 2) for r in tracked)
