@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from posecli.cli.options import ForceOption, JsonOption, concept, option
 from posecli.export.errors import ExportError
 
 
@@ -41,12 +42,10 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 def export_command(
     checkpoint: Annotated[Path, typer.Argument(help="A posecli checkpoint (best.pt, last.pt).")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="onnx or torchscript.")] = "onnx",
+    fmt: Annotated[str, option("--to", detail="onnx or torchscript.")] = "onnx",
     out: Annotated[
         Path | None,
-        typer.Option(
-            "--out", "-o", help="Output file (default: the checkpoint's name, .onnx/.ts)."
-        ),
+        option("--out", detail="A file (default: the checkpoint's name, .onnx/.ts)."),
     ] = None,
     batch: Annotated[
         str, typer.Option("--batch", help="'dynamic' batch axis or a fixed batch size N.")
@@ -66,24 +65,30 @@ def export_command(
             help="Graph takes BGR 0-255 crops and normalises them (else normalised RGB).",
         ),
     ] = True,
-    decode: Annotated[
-        bool,
-        typer.Option(
-            "--decode/--no-decode",
-            help="Argmax decode to keypoints/scores in the graph (DARK/UDP stay in Python).",
-        ),
-    ] = True,
     flip_test: Annotated[
-        bool, typer.Option("--flip-test", help="Include the flip test in the graph.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--flip-test/--no-flip-test",
+            help=concept(
+                "--flip-test",
+                "When the file runs (in posecli's runtime, outside the graph). "
+                "Default: as the recipe says.",
+            ),
+        ),
+    ] = None,
     check: Annotated[
         bool,
-        typer.Option("--check", help="Compare with PyTorch; fail above 1e-4 (fp32)."),
+        typer.Option(
+            "--check",
+            help="Compare with the checkpoint's PyTorch predict path (flip test included) on "
+            "video frames; fail above 1e-3 px (fp32).",
+        ),
     ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Export a checkpoint to ONNX or TorchScript, with preprocessing, decode and metadata."""
+    """Export a checkpoint to ONNX or TorchScript: preprocessing and network in the graph; the
+    recipe's flip test and decode options in the metadata, run by posecli's runtime."""
     from posecli.cli.app import quiet_enabled
     from posecli.cli.output import print_json
     from posecli.export.exporter import export_checkpoint
@@ -100,7 +105,6 @@ def export_command(
         opset=opset,
         fp16=fp16,
         preprocess=preprocess,
-        decode=decode,
         flip_test=flip_test,
         check=check,
         force=force,
@@ -111,7 +115,8 @@ def export_command(
                 "path": str(result.path),
                 "format": result.format,
                 "exporter": result.exporter,
-                "decode_in_graph": result.metadata["decode"],
+                "test_time": result.summary,
+                "flip_test": result.metadata["flip_test"],
                 "check": result.report.to_dict() if result.report else None,
             }
         )
@@ -119,7 +124,6 @@ def export_command(
     if quiet_enabled():
         return
     typer.echo(f"wrote {result.path} ({result.format}, exporter: {result.exporter})")
-    if not result.metadata["decode"] and decode:
-        typer.echo(f"decode of codec {result.metadata['codec']['name']!r} stays in Python")
+    typer.echo(f"included: {result.summary} (run by posecli's runtime, outside the graph)")
     if result.report is not None:
         typer.echo(f"check passed: {result.report.summary()}")

@@ -4,15 +4,32 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from posecli.cli.options import (
+    BboxFileOption,
+    DeviceOption,
+    FlipTestOption,
+    ForceOption,
+    KptThrOption,
+    option,
+)
 from posecli.cli.output import print_json, stderr_console, stdout_console
 
 
+class Backend(str, Enum):
+    """``--backend`` choices."""
+
+    auto = "auto"
+    torch = "torch"
+    onnxruntime = "onnxruntime"
+    torchscript = "torchscript"
+
+
 class OutputFormat(str, Enum):
-    """``--format`` choices."""
+    """``--to`` choices."""
 
     json = "json"
     coco = "coco"
@@ -31,9 +48,7 @@ def predict_command(
             help="Image, folder, glob ('frames/*.png'), video file, webcam:N or stream URL."
         ),
     ],
-    checkpoint: Annotated[
-        Path | None, typer.Option("--checkpoint", "-c", help="A posecli checkpoint (best.pt).")
-    ] = None,
+    checkpoint: Annotated[Path | None, option("--checkpoint")] = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -44,11 +59,9 @@ def predict_command(
     ] = None,
     bbox: Annotated[
         str | None,
-        typer.Option("--bbox", help="'whole': the whole frame is the box (single animal)."),
+        option("--bbox", detail="For a single animal filling the frame."),
     ] = None,
-    bbox_file: Annotated[
-        Path | None, typer.Option("--bbox-file", help="COCO detection results JSON.")
-    ] = None,
+    bbox_file: BboxFileOption = None,
     bbox_category: Annotated[
         int | None,
         typer.Option("--bbox-category", help="Keep only this category_id of --bbox-file."),
@@ -72,14 +85,17 @@ def predict_command(
     max_instances: Annotated[
         int | None, typer.Option("--max-instances", min=1, help="Keep the best N boxes per frame.")
     ] = None,
-    batch_size: Annotated[
-        int, typer.Option("--batch-size", "-b", min=1, help="Crops per forward pass.")
-    ] = 16,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
-    flip: Annotated[
-        bool | None,
-        typer.Option("--flip/--no-flip", help="Flip test (default: as the recipe says)."),
-    ] = None,
+    batch_size: Annotated[int, option("--batch-size", min=1)] = 16,
+    device: DeviceOption = "auto",
+    backend: Annotated[
+        Backend,
+        typer.Option(
+            "--backend",
+            help="auto: ONNX Runtime on the CPU (a checkpoint is exported once into the cache, "
+            "parity-checked), PyTorch on CUDA; or torch, onnxruntime, torchscript.",
+        ),
+    ] = Backend.auto,
+    flip: FlipTestOption = None,
     track: Annotated[bool, typer.Option("--track", help="Assign stable track ids.")] = False,
     track_metric: Annotated[
         str, typer.Option("--track-metric", help="oks (keypoints) or iou (boxes).")
@@ -89,11 +105,11 @@ def predict_command(
     ] = False,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Output folder (default predictions/<source name>)."),
+        option("--out", detail="A folder (default predictions/<source name>)."),
     ] = None,
     formats: Annotated[
         list[OutputFormat] | None,
-        typer.Option("--format", "-f", help="json (predictions.json), coco or csv; repeatable."),
+        option("--to", detail="json (predictions.json), coco or csv; repeatable."),
     ] = None,
     render: Annotated[
         bool, typer.Option("--render", help="Write an annotated video (or images).")
@@ -101,18 +117,34 @@ def predict_command(
     show: Annotated[
         bool, typer.Option("--show", help="Show frames in a window (q quits).")
     ] = False,
-    kpt_thr: Annotated[float, typer.Option("--kpt-thr", help="Keypoint score to draw.")] = 0.3,
+    kpt_thr: KptThrOption = 0.3,
     threads: Annotated[
-        int | None, typer.Option("--threads", min=1, help="Torch CPU threads (default cores-1).")
+        int | None,
+        typer.Option("--threads", min=1, help="Backend CPU threads (default: measured)."),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
+    force: ForceOption = False,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON summary (frames, fps, timings, files).")
+        bool, option("--json", detail="A summary: frames, fps, timings, files.")
     ] = False,
+    lift: Annotated[
+        str | None,
+        typer.Option(
+            "--lift",
+            help="Lifting checkpoint (2D→3D): adds keypoints_3d to predictions.json, writes "
+            "predictions_3d.csv and, with --render, a 3D view beside the 2D overlay.",
+        ),
+    ] = None,
+    lift_causal: Annotated[
+        bool | None,
+        typer.Option(
+            "--lift-causal/--lift-centred",
+            help="Lift from past frames only (webcams) or centred windows (default: the lifter's).",
+        ),
+    ] = None,
 ) -> None:
     """Predict poses: boxes (whole frame, file or detector) → batched top-down model → files."""
     from posecli.cli.app import quiet_enabled
-    from posecli.inference.run import PredictConfig, run_predict
+    from posecli.inference.run import PredictConfig
     from posecli.inference.setup import (
         load_default_predictor,
         make_box_provider,
@@ -120,10 +152,17 @@ def predict_command(
     )
     from posecli.inference.sources import open_source
 
+    _check_usage(bbox, bbox_file, detector, out)
     spec, how = resolve_model_spec(checkpoint, model)
     src = open_source(source)
     predictor = load_default_predictor(
-        spec, how, device=device, batch_size=batch_size, flip_test=flip
+        spec,
+        how,
+        backend=backend.value,
+        device=device,
+        batch_size=batch_size,
+        flip_test=flip,
+        threads=threads,
     )
     boxes = make_box_provider(
         bbox=bbox,
@@ -134,7 +173,7 @@ def predict_command(
         bbox_thr=bbox_thr,
         nms_thr=nms_thr,
         max_instances=max_instances,
-        device=str(predictor.device),
+        device=predictor.device,
         skeleton=predictor.skeleton,
         kpt_thr=kpt_thr,
         category_id=bbox_category,
@@ -152,7 +191,15 @@ def predict_command(
         threads=threads,
         track_metric=track_metric,
     )
-    summary = run_predict(src, predictor, boxes, config)
+    if lift is not None and "json" not in config.formats:
+        config.formats.append("json")
+    summary = run_into_folder(src, predictor, boxes, config, force)
+    if lift is not None:  # 2D→3D stage on the finished run (posecli.inference.lifting)
+        from posecli.inference.lifting import run_lift_stage
+
+        summary.outputs.update(
+            run_lift_stage(lift, config.out, render=render, causal=lift_causal, device=device)
+        )
     if as_json:
         print_json({"model": spec, **summary.as_dict()})
         return
@@ -166,5 +213,64 @@ def predict_command(
     )
     split = "  ".join(f"{k} {v:.2f}s" for k, v in summary.timings.items())
     stderr_console().print(f"time: {split}")
+    stderr_console().print(f"backend {summary.backend}, {summary.threads or 'default threads'}")
     for kind, path in summary.outputs.items():
         console.print(f"{kind}: {path}")
+
+
+_FILE_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".png", ".jpg", ".jpeg", ".json", ".csv"}
+
+
+def _check_usage(
+    bbox: str | None, bbox_file: Path | None, detector: str | None, out: Path | None
+) -> None:
+    """Usage errors (exit 2) before any model is loaded."""
+    from posecli.errors import UsageError
+
+    chosen = [
+        n
+        for n, v in (("--bbox", bbox), ("--bbox-file", bbox_file), ("--detector", detector))
+        if v is not None
+    ]
+    if len(chosen) > 1:
+        raise UsageError(f"{' and '.join(chosen)} both choose the boxes: pass only one")
+    if out is not None and out.suffix.lower() in _FILE_SUFFIXES:
+        raise UsageError(
+            f"--out {out}: names a folder that the outputs go into (predictions.json, the "
+            "rendered video...), not a file"
+        )
+
+
+def run_into_folder(src: Any, predictor: Any, boxes: Any, config: Any, force: bool) -> Any:
+    """``run_predict`` under the output-folder rule (:mod:`posecli.outputs`): a folder holding
+    files is refused without ``--force`` and replaced whole with it; an interrupted run keeps
+    its finished frames (``predictions.json`` with ``"complete": false``) in a new folder."""
+    import dataclasses
+
+    from posecli.inference.run import run_predict
+    from posecli.outputs import has_files, on_interrupt, output_folder
+
+    target = Path(config.out)
+
+    def keep(folder: Path) -> bool:
+        return folder == target and has_files(folder)
+
+    def kept() -> str:
+        if not has_files(target) or not any(target.glob("predictions*")):
+            return f"nothing kept; {target} is as it was before"
+        return (
+            f'kept the finished frames in {target} (predictions.json with "complete": false, '
+            "or predictions.json.partial.jsonl after a hard kill: posecli finalize-predictions "
+            "turns it into predictions.json)"
+        )
+
+    on_interrupt(kept)
+    with output_folder(target, force=force, keep=keep) as folder:
+        summary = run_predict(
+            src, predictor, boxes, dataclasses.replace(config, out=folder, force=True)
+        )
+    if folder != target:
+        summary.outputs = {
+            k: str(v).replace(str(folder), str(target), 1) for k, v in summary.outputs.items()
+        }
+    return summary
