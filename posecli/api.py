@@ -52,6 +52,12 @@ def build_model(recipe: Recipe, skeleton: Any = None, *, pretrained: bool = True
         from posecli.models.estimators.build import build_lifter
 
         return build_lifter(recipe, num_keypoints, flip_indices, pretrained=pretrained)  # type: ignore[return-value]
+    if m.kind == "bottomup":
+        from posecli.models.estimators.bottomup_build import build_bottomup
+
+        return build_bottomup(  # type: ignore[return-value]
+            recipe, skeleton, num_keypoints, flip_indices, pretrained=pretrained
+        )
     backbone = registry("backbones").build_from(m.backbone.as_dict(), path="model.backbone")
     neck = (
         registry("necks").build_from(m.neck.as_dict(), path="model.neck")

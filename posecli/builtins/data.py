@@ -142,6 +142,30 @@ _TRANSFORMS: tuple[tuple[str, str, str, str], ...] = (
         "MMPose's albumentations list (Blur, MedianBlur, CoarseDropout)",
     ),
     (
+        "bottomup_random_affine",
+        f"{_T}.bottomup:BottomupRandomAffine",
+        "BottomupRandomAffine",
+        "Bottom-up: random shift/scale/rotation of the whole image into the input",
+    ),
+    (
+        "bottomup_resize",
+        f"{_T}.bottomup:BottomupResize",
+        "BottomupResize",
+        "Bottom-up: resize the whole image to the input (fit or expand), for inference",
+    ),
+    (
+        "bottomup_get_heatmap_mask",
+        f"{_T}.bottomup:BottomupGetHeatmapMask",
+        "BottomupGetHeatmapMask",
+        "Bottom-up: mask of the supervised heatmap region",
+    ),
+    (
+        "filter_annotations",
+        f"{_T}.bottomup:FilterAnnotations",
+        "FilterAnnotations",
+        "Drop instances by box size, area or visible keypoints",
+    ),
+    (
         "generate_target",
         f"{_T}.target:GenerateTarget",
         "GenerateTarget",

@@ -87,8 +87,30 @@ def posecli_register_necks(register: RegisterCallback) -> None:
     )
 
 
+#: Bottom-up heads: (module and name, class, MMPose alias, help).
+_BOTTOMUP_HEADS = (
+    ("ae_head", "AssociativeEmbeddingHead", "AssociativeEmbeddingHead",
+     "bottom-up associative embedding: heatmaps + tags grouped by tag distance"),
+    ("dekr_head", "DEKRHead", "DEKRHead",
+     "bottom-up DEKR: root heatmap + adaptive-conv displacements (deform_conv2d)"),
+    ("cid_head", "CIDHead", "CIDHead",
+     "bottom-up CID: instance roots + decoupled per-instance heatmaps"),
+)
+#: Bottom-up losses: (name, class = MMPose alias, help).
+_BOTTOMUP_LOSSES = (
+    ("associative_embedding_loss", "AssociativeEmbeddingLoss",
+     "AE pull/push loss of keypoint tags"),
+    ("soft_weight_smooth_l1", "SoftWeightSmoothL1Loss",
+     "smooth-L1 with soft target weights (DEKR displacements)"),
+    ("focal_heatmap", "FocalHeatmapLoss", "CornerNet focal loss on sigmoid heatmaps (CID)"),
+    ("info_nce", "InfoNCELoss", "InfoNCE contrastive loss of instance features (CID)"),
+)
+
+
 @hookimpl
 def posecli_register_heads(register: RegisterCallback) -> None:
+    for name, attr, alias, text in _BOTTOMUP_HEADS:
+        register(name, f"{_M}.heads.{name}:{attr}", aliases=(alias,), help=text)
     register(
         "heatmap_head",
         f"{_M}.heads.heatmap_head:HeatmapHead",
@@ -153,6 +175,8 @@ def posecli_register_heads(register: RegisterCallback) -> None:
 
 @hookimpl
 def posecli_register_losses(register: RegisterCallback) -> None:
+    for name, attr, text in _BOTTOMUP_LOSSES:
+        register(name, f"{_M}.losses.bottomup:{attr}", aliases=(attr,), help=text)
     register(
         "keypoint_mse",
         f"{_M}.losses.heatmap:KeypointMSELoss",

@@ -14,10 +14,13 @@ from posecli.codecs.utils.refine import refine_quarter
 
 
 def _gaussians(size: tuple[int, int], centres: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
-    """Peak-1 gaussians ``(M, H, W)`` at float ``centres (M, 2)`` with per-map ``sigmas``."""
+    """Peak-1 gaussians ``(M, H, W)`` at ``centres (M, 2)`` rounded to the nearest cell
+    (``int(p + 0.5)``, as MMPose's ``generate_gaussian_heatmaps``: the peak is exactly 1,
+    which the focal loss takes as the positive) with per-map ``sigmas``."""
     w, h = size
-    ex = (np.arange(w) - centres[:, 0, None]) ** 2
-    ey = (np.arange(h) - centres[:, 1, None]) ** 2
+    c = np.trunc(centres + 0.5)
+    ex = (np.arange(w) - c[:, 0, None]) ** 2
+    ey = (np.arange(h) - c[:, 1, None]) ** 2
     s2 = 2 * sigmas[:, None, None] ** 2
     return np.exp(-(ey[:, :, None] + ex[:, None, :]) / s2).astype(np.float32)
 

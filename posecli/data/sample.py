@@ -84,6 +84,7 @@ INSTANCE_KEYS: frozenset[str] = frozenset(
         "keypoint_x_weights",
         "keypoint_y_weights",
         "keypoints_visible_weights",
+        "instance_coords",
     }
 )
 

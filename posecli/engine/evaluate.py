@@ -71,6 +71,9 @@ def predict_loader(
     model.eval()
     try:
         for batch in loader:
+            if getattr(model, "kind", "topdown") == "bottomup":
+                yield bottomup_predictions(model, to_device(batch, device), batch)
+                continue
             keypoints, scores = model.predict(to_device(batch, device))  # type: ignore[operator]
             predictions = {
                 "keypoints": keypoints.float().cpu().numpy(),
@@ -79,6 +82,32 @@ def predict_loader(
             yield predictions, batch_meta(batch)
     finally:
         model.train(was_training)
+
+
+def bottomup_predictions(
+    model: nn.Module, batch: Mapping[str, Any], cpu_batch: Mapping[str, Any]
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """A bottom-up batch as the metrics take it: one row per predicted instance, with its
+    image's ``img_id`` (the ground truth comes from the dataset, not the batch)."""
+    kps, scores = model.predict_instances(batch)  # type: ignore[operator]
+    meta = cpu_batch.get("meta") or [{} for _ in kps]
+    img_ids = np.concatenate(
+        [np.full(len(kp), m.get("img_id", i)) for i, (kp, m) in enumerate(zip(kps, meta))]
+        or [np.zeros(0)]
+    ).astype(np.int64)
+    k = int(getattr(model, "num_keypoints", 0) or (kps[0].shape[1] if kps else 0))
+    kp = np.concatenate(kps) if kps else np.zeros((0, k, 2), np.float32)
+    n = len(kp)
+    predictions = {
+        "keypoints": kp.astype(np.float32),
+        "scores": (np.concatenate(scores) if scores else np.zeros((0, k))).astype(np.float32),
+    }
+    return predictions, {
+        "img_id": img_ids,
+        "id": np.full(n, -1),
+        "bbox_score": np.ones(n),
+        "category_id": np.ones(n, np.int64),
+    }
 
 
 def evaluate(

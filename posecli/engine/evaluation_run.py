@@ -100,7 +100,8 @@ def _data_dataset(
         dets = read_detections(bbox_file)
     tables = [step.as_dict() for step in cfg.pipeline]
     pipe = build_pipeline(tables, path=f"data.{split}.pipeline", defaults=pipeline_defaults(recipe))
-    return PoseTorchDataset(PoseDataset(ann, test_mode=True, detections=dets), pipe)
+    mode = "bottomup" if recipe.model.kind == "bottomup" else "topdown"
+    return PoseTorchDataset(PoseDataset(ann, mode=mode, test_mode=True, detections=dets), pipe)
 
 
 def evaluate_checkpoint(
@@ -180,6 +181,9 @@ def evaluate_checkpoint(
     )
     require_valid_splits({split: loader}, skip_bad_images=recipe.data.skip_bad_samples)
     records: list[tuple[dict[str, np.ndarray], dict[str, Any]]] = []
+    if recipe.model.kind == "bottomup":  # instances are found: the dataset is the ground truth
+        for metric in metrics:
+            metric.bind_dataset(loader.dataset)
     with torch.inference_mode():
         for predictions, meta in predict_loader(model, loader, dev):
             for metric in metrics:

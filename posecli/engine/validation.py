@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from posecli.engine.callbacks import Validation
-from posecli.engine.evaluate import batch_meta, to_device
+from posecli.engine.evaluate import batch_meta, bottomup_predictions, to_device
 from posecli.evaluation import Metric
 
 __all__ = ["image_to_input", "run_validation"]
@@ -78,13 +78,20 @@ def run_validation(
     crop_kps = np.zeros((0, 0, 2), np.float32)
     crop_scores = np.zeros((0, 0), np.float32)
     try:
+        bottomup = getattr(model, "kind", "topdown") == "bottomup"
+        if bottomup:  # instances are found, not given: the ground truth is the dataset's
+            for metric in metrics:
+                metric.bind_dataset(getattr(loader, "dataset", None))
         for batch in loader:
-            keypoints, kp_scores = model.predict(to_device(batch, device))  # type: ignore[operator]
-            predictions = {
-                "keypoints": keypoints.float().cpu().numpy(),
-                "scores": kp_scores.float().cpu().numpy(),
-            }
-            meta = batch_meta(batch)
+            if bottomup:
+                predictions, meta = bottomup_predictions(model, to_device(batch, device), batch)
+            else:
+                keypoints, kp_scores = model.predict(to_device(batch, device))  # type: ignore[operator]
+                predictions = {
+                    "keypoints": keypoints.float().cpu().numpy(),
+                    "scores": kp_scores.float().cpu().numpy(),
+                }
+                meta = batch_meta(batch)
             for metric in metrics:
                 metric.process(predictions, meta)
             k = predictions["keypoints"].shape[-2]

@@ -330,7 +330,10 @@ class CocoAP(Metric):
         pose_dataset = getattr(dataset, "dataset", dataset)
         ann = getattr(pose_dataset, "ann", None)
         self._dataset_gt = None
-        if self.ann_file is None and ann is not None and getattr(pose_dataset, "detections", None):
+        whole = getattr(pose_dataset, "detections", None) or (
+            getattr(pose_dataset, "mode", "topdown") == "bottomup"  # instances found, not given
+        )
+        if self.ann_file is None and ann is not None and whole:
             from posecli.data.converters.coco import coco_dict
 
             self._dataset_gt = coco_dict(ann)

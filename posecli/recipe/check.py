@@ -63,6 +63,10 @@ def _check_built(recipe: Recipe, skeleton: Any) -> None:
         from posecli.models.estimators.lifting_check import check_lifting_recipe
 
         return check_lifting_recipe(recipe, skeleton)
+    if recipe.model.kind == "bottomup":  # whole images: its own dry run (two instances)
+        from posecli.models.estimators.bottomup_check import check_bottomup_recipe
+
+        return check_bottomup_recipe(recipe, skeleton)
     _check_pipelines_input_size(recipe)
     head_cfg = recipe.model.head.as_dict()
     codec_args = recipe.codec.kwargs

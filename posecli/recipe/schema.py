@@ -78,11 +78,19 @@ class TestConfig(Fixed):
         "MMPose's half-pixel bias (off = MMPose's behaviour).",
     )
     output_heatmaps: bool = False
+    nms_dist_thr: float = Field(
+        0.0, ge=0, description="Bottom-up (DEKR): nearby-joints NMS distance ratio (0: off)."
+    )
+    nms_joints_thr: int | None = Field(
+        None, description="Bottom-up (DEKR): joints that make two poses duplicates (K // 2)."
+    )
 
 
 class ModelSection(Fixed):
-    kind: Literal["topdown", "lifting"] = Field(
-        "topdown", description="Estimator: top-down (crops in) or 2D→3D lifting (keypoints in)."
+    kind: Literal["topdown", "bottomup", "lifting"] = Field(
+        "topdown",
+        description="Estimator: top-down (crops in), bottom-up (whole images in, every "
+        "instance out) or 2D→3D lifting (keypoints in).",
     )
     backbone: Component
     neck: Component | None = None

@@ -16,6 +16,13 @@ def _build_codec(cfg: Any, path: str) -> Any:
     return registry("codecs").build_from(dict(cfg), path=path)
 
 
+def _takes_rng(codec: Any) -> bool:
+    """Whether ``codec.encode`` draws random numbers (``rng=``; CID's root jitter)."""
+    import inspect
+
+    return "rng" in inspect.signature(codec.encode).parameters
+
+
 class GenerateTarget:
     """Encode the input-space keypoints into training targets (MMPose ``GenerateTarget``).
 
@@ -43,9 +50,14 @@ class GenerateTarget:
             from posecli.data.transforms.lifting import encode_lifting
 
             return encode_lifting(self.codecs, sample)
-        kps = np.asarray(sample["transformed_keypoints"], np.float32)
+        # bottom-up pipelines warp ``keypoints`` themselves (MMPose: no transformed_keypoints)
+        key = "transformed_keypoints" if "transformed_keypoints" in sample else "keypoints"
+        kps = np.asarray(sample[key], np.float32)
         vis = np.asarray(sample["keypoints_visible"], np.float32)
-        outs = [codec.encode(kps, vis) for codec in self.codecs]
+        outs = [
+            codec.encode(kps, vis, rng=rng) if _takes_rng(codec) else codec.encode(kps, vis)
+            for codec in self.codecs
+        ]
         if len(outs) == 1:
             merged: dict[str, Any] = dict(outs[0])
         else:
@@ -83,6 +95,10 @@ class PackPoseInputs:
             raise ValueError(
                 "PackPoseInputs: the sample has no 'img' (add LoadImage and TopdownAffine)"
             )
+        if "img_pending" in sample:  # a lazy flip no warp folded in (bottom-up pipelines)
+            from posecli.data.transforms.bottomup import apply_pending
+
+            apply_pending(sample)
         if self.meta_keys:
             sample["extra_meta_keys"] = self.meta_keys
         return sample

@@ -1,0 +1,251 @@
+"""The bottom-up estimator (MMPose ``BottomupPoseEstimator``): whole image in, every instance out.
+
+Three modes, as for :class:`~posecli.models.pose_model.PoseModel`:
+
+- ``model(images)`` (tensor mode, what export traces): images ``(B, 3, H, W)`` BGR 0–255 →
+  the head's raw outputs (AE ``(heatmaps, tags)``, DEKR ``(heatmaps, displacements)``).
+- ``model.loss(batch)`` → the head's loss terms and ``"loss"``.
+- ``model.predict_instances(batch)`` → per image ``keypoints (N_i, K, 2)`` in image pixels and
+  ``scores (N_i, K)`` (numpy), with the flip test when ``test_cfg.flip_test``. The network
+  runs in torch; grouping/NMS run in numpy (:mod:`posecli.runtime.bottomup`), so an exported
+  graph gets the same post-processing. Input → image uses the batch's ``input_size``,
+  ``input_center`` and ``input_scale`` (``bottomup_resize``).
+- ``model.predict(batch)`` → the same flattened over the batch: keypoints ``(ΣN_i, K, 2)``
+  and scores ``(ΣN_i, K)`` tensors, with ``self.last_image_index`` ``(ΣN_i,)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from posecli.recipe.schema import TestConfig
+from posecli.runtime.bottomup import (
+    decode_associative_embedding,
+    decode_root_displacement,
+    input_to_image,
+)
+
+
+class BottomupPoseEstimator(nn.Module):
+    """Bottom-up model: preprocessing → backbone → neck → bottom-up head.
+
+    Args:
+        backbone, head, neck: modules (``ae_head``, ``dekr_head`` or ``cid_head``).
+        codec: ``associative_embedding`` / ``spr`` / ``decoupled_heatmap`` (decoding).
+        num_keypoints: K. flip_indices: left/right swap (flip test).
+        skeleton_links: keypoint pairs (DEKR's rescore net).
+        test_cfg: ``recipe.model.test`` (``flip_test``, ``shift_heatmap``).
+        nms_dist_thr, nms_joints_thr: DEKR's nearby-joints NMS (0: off).
+        mean, std, bgr_to_rgb: normalisation inside the model.
+    """
+
+    kind = "bottomup"
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        head: nn.Module,
+        neck: nn.Module | None = None,
+        codec: Any = None,
+        num_keypoints: int | None = None,
+        flip_indices: Sequence[int] | None = None,
+        skeleton_links: Sequence[Sequence[int]] | None = None,
+        test_cfg: TestConfig | None = None,
+        nms_dist_thr: float = 0.0,
+        nms_joints_thr: int | None = None,
+        mean: Sequence[float] = (123.675, 116.28, 103.53),
+        std: Sequence[float] = (58.395, 57.12, 57.375),
+        bgr_to_rgb: bool = True,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        if neck is not None:
+            self.neck = neck
+        self.head = head
+        self.codec = codec
+        self.num_keypoints = num_keypoints
+        self.flip_indices = list(flip_indices) if flip_indices is not None else None
+        self.skeleton_links = [list(p) for p in skeleton_links] if skeleton_links else None
+        self.test_cfg = test_cfg or TestConfig()
+        self.nms_dist_thr = float(nms_dist_thr)
+        self.nms_joints_thr = nms_joints_thr
+        self.bgr_to_rgb = bgr_to_rgb
+        self.channels_last = False
+        self.last_image_index = np.zeros(0, np.int64)
+        self.register_buffer(
+            "mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False
+        )
+        self.register_buffer(
+            "std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False
+        )
+
+    @property
+    def method(self) -> str:
+        """``"ae"``, ``"dekr"`` or ``"cid"`` (from the head)."""
+        name = type(self.head).__name__
+        return {"AssociativeEmbeddingHead": "ae", "DEKRHead": "dekr", "CIDHead": "cid"}.get(
+            name, name
+        )
+
+    def set_channels_last(self, enabled: bool = True) -> BottomupPoseEstimator:
+        self.to(memory_format=torch.channels_last if enabled else torch.contiguous_format)
+        self.channels_last = enabled
+        return self
+
+    # -- tensor mode ----------------------------------------------------------------------
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """BGR 0–255 ``(B, 3, H, W)`` → normalised RGB float32."""
+        x = images.float()
+        if self.bgr_to_rgb:
+            x = x.flip(1)
+        x = (x - self.mean) / self.std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def extract_feats(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        feats = self.backbone(self.preprocess(images))
+        if hasattr(self, "neck"):
+            feats = self.neck(feats)
+        return tuple(feats) if isinstance(feats, (list, tuple)) else (feats,)
+
+    def forward(self, images: torch.Tensor) -> Any:
+        """Raw head outputs for images ``(B, 3, H, W)`` BGR 0–255."""
+        return self.head(self.extract_feats(images))
+
+    # -- training -------------------------------------------------------------------------
+    def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        """Loss terms for a collated bottom-up batch (``inputs`` plus the codec's targets)."""
+        return self.head.loss(self.extract_feats(batch["inputs"]), batch)  # type: ignore[operator,no-any-return]
+
+    # -- inference ------------------------------------------------------------------------
+    def _flip_list(self, batch: Mapping[str, Any]) -> list[int]:
+        fi = batch.get("flip_indices")
+        if fi is None and batch.get("meta"):
+            fi = batch["meta"][0].get("flip_indices")
+        if fi is not None:
+            t = torch.as_tensor(fi)
+            return (t[0] if t.ndim == 2 else t).tolist()
+        if self.flip_indices is None:
+            raise ValueError("flip test needs flip_indices (from the skeleton or the batch)")
+        return self.flip_indices
+
+    def _shift(self) -> bool:
+        cfg = self.test_cfg.shift_heatmap
+        if cfg is not None:
+            return bool(cfg)
+        return bool((getattr(self.codec, "flip_config", None) or {}).get("shift_heatmap", False))
+
+    @torch.no_grad()
+    def predict_outputs(
+        self, images: torch.Tensor, flip_indices: Sequence[int] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Network outputs after the flip-test merge (AE and DEKR)."""
+        out = self(images)
+        if flip_indices is None:
+            return out  # type: ignore[no-any-return]
+        flipped = self(images.flip(-1))
+        if self.method == "dekr":
+            return self.head.flip_merge(  # type: ignore[operator,no-any-return]
+                out, flipped, flip_indices, self._shift(), int(images.shape[-1])
+            )
+        return self.head.flip_merge(out, flipped, flip_indices, self._shift())  # type: ignore[operator,no-any-return]
+
+    def decode_outputs(self, outputs: Sequence[Any]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Numpy post-processing of (merged) network outputs → input-space instances."""
+        a, b = (
+            np.asarray(o.detach().float().cpu().numpy() if torch.is_tensor(o) else o)
+            for o in outputs
+        )
+        if self.method == "ae":
+            return decode_associative_embedding(a, b, self.codec)
+        if self.method == "dekr":
+            c = self.codec
+            kps, scores, kscores = decode_root_displacement(
+                a,
+                b,
+                c.scale_factor,
+                max_instances=c.decode_max_instances,
+                nms_kernel=c.decode_nms_kernel,
+                root_thr=c.decode_thr,
+                nms_dist_thr=0.0 if self.head.rescore_net is not None else self.nms_dist_thr,
+                nms_joints_thr=self.nms_joints_thr,
+            )
+            if self.head.rescore_net is not None:
+                kps, scores = self._rescore(kps, scores, kscores)
+            return kps, scores
+        raise ValueError(f"{type(self.head).__name__} has no numpy decoding")
+
+    def _rescore(
+        self, kps: list[np.ndarray], scores: list[np.ndarray], kscores: list[np.ndarray]
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """DEKR rescoring (root score × predicted OKS), then nearby-joints NMS."""
+        from posecli.runtime.bottomup import nearby_joints_nms
+
+        out_k, out_s = [], []
+        net = self.head.rescore_net
+        for kp, sc, ks in zip(kps, scores, kscores, strict=True):
+            if len(kp) and self.skeleton_links:
+                p = next(net.parameters())
+                oks = net(
+                    torch.as_tensor(kp, device=p.device),
+                    torch.as_tensor(ks, device=p.device),
+                    self.skeleton_links,
+                )
+                oks = torch.nan_to_num(oks, nan=0.0).cpu().numpy()
+                sc = sc * oks[:, None]
+            if len(kp) and self.nms_dist_thr > 0:
+                keep = nearby_joints_nms(
+                    kp,
+                    ks,
+                    self.nms_dist_thr,
+                    self.nms_joints_thr,
+                    int(self.codec.decode_max_instances),
+                )
+                kp, sc = kp[keep], sc[keep]
+            out_k.append(kp)
+            out_s.append(sc.astype(np.float32))
+        return out_k, out_s
+
+    @torch.no_grad()
+    def predict_instances(
+        self, batch: Mapping[str, Any]
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per image keypoints ``(N, K, 2)`` in image pixels and scores ``(N, K)``."""
+        images = batch["inputs"]
+        fi = self._flip_list(batch) if self.test_cfg.flip_test else None
+        if self.method == "cid":
+            feats = self.extract_feats(images)
+            ffeats = self.extract_feats(images.flip(-1)) if fi is not None else None
+            kps, scores = self.head.predict(feats, ffeats, fi, self.codec)  # type: ignore[operator]
+        else:
+            kps, scores = self.decode_outputs(self.predict_outputs(images, fi))
+        if "input_center" in batch and "input_scale" in batch:
+            size = (int(images.shape[-1]), int(images.shape[-2]))
+            centers = torch.as_tensor(batch["input_center"]).reshape(-1, 2).cpu().numpy()
+            scales = torch.as_tensor(batch["input_scale"]).reshape(-1, 2).cpu().numpy()
+            kps = [input_to_image(kp, size, centers[i], scales[i]) for i, kp in enumerate(kps)]
+        return kps, scores
+
+    @torch.no_grad()
+    def predict(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """All instances of the batch, flattened (see the module docstring)."""
+        kps, scores = self.predict_instances(batch)
+        k = int(self.num_keypoints or (kps[0].shape[1] if kps else 0))
+        self.last_image_index = np.concatenate(
+            [np.full(len(kp), i, np.int64) for i, kp in enumerate(kps)] or [np.zeros(0, np.int64)]
+        )
+        kp = np.concatenate(kps) if kps else np.zeros((0, k, 2), np.float32)
+        sc = np.concatenate(scores) if scores else np.zeros((0, k), np.float32)
+        device = batch["inputs"].device
+        return torch.as_tensor(kp, device=device), torch.as_tensor(sc, device=device)
+
+
+__all__ = ["BottomupPoseEstimator"]
