@@ -1,0 +1,136 @@
+"""Bottom-up heads: MMPose 1.3.2 state-dict names/shapes; the estimator's loss and predict."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from posecli.codecs.associative_embedding import AssociativeEmbedding
+from posecli.codecs.decoupled_heatmap import DecoupledHeatmap
+from posecli.codecs.spr import SPR
+from posecli.data.collate import collate
+from posecli.data.transforms.bottomup import BottomupGetHeatmapMask, BottomupRandomAffine
+from posecli.data.transforms.target import GenerateTarget
+from posecli.models.estimators.bottomup import BottomupPoseEstimator
+from posecli.models.estimators.bottomup_check import synthetic_bottomup_sample
+from posecli.models.heads.ae_head import AssociativeEmbeddingHead
+from posecli.models.heads.cid_head import CIDHead
+from posecli.models.heads.dekr_head import DEKRHead
+
+K = 17
+
+
+def test_dekr_head_keys_and_shapes_match_mmpose() -> None:
+    head = DEKRHead(
+        [32, 64, 128, 256],
+        K,
+        input_transform="resize_concat",
+        input_index=[0, 1, 2, 3],
+        rescore_cfg={"in_channels": 74, "norm_indexes": [5, 6]},
+    )
+    sd = {k: tuple(v.shape) for k, v in head.state_dict().items()}
+    assert sd["heatmap_conv_layers.0.conv.weight"] == (32, 480, 1, 1)
+    assert sd["heatmap_conv_layers.1.conv1.weight"] == (32, 32, 3, 3)
+    assert sd["heatmap_conv_layers.2.weight"] == (18, 32, 1, 1)
+    assert sd["displacement_conv_layers.0.conv.weight"] == (255, 480, 1, 1)
+    assert sd["displacement_conv_layers.1.transform_matrix_conv.weight"] == (102, 15, 3, 3)
+    assert sd["displacement_conv_layers.1.adapt_conv.weight"] == (255, 15, 3, 3)
+    assert sd["displacement_conv_layers.2.regular_matrix"] == (3, 9)
+    assert sd["displacement_conv_layers.3.weight"] == (34, 15, 1, 1)
+    assert sd["rescore_net.l1.weight"] == (256, 74) and sd["rescore_net.l3.weight"] == (1, 256)
+
+
+def test_cid_and_ae_head_keys_match_mmpose() -> None:
+    cid = CIDHead(
+        [32, 64, 128, 256], 32, K, input_transform="resize_concat", input_index=[0, 1, 2, 3]
+    )
+    sd = {k: tuple(v.shape) for k, v in cid.state_dict().items()}
+    assert sd == {
+        "iia_module.keypoint_root_conv.weight": (18, 480, 1, 1),
+        "iia_module.keypoint_root_conv.bias": (18,),
+        "gfd_module.conv_down.weight": (32, 480, 1, 1),
+        "gfd_module.conv_down.bias": (32,),
+        "gfd_module.channel_attention.atn.weight": (32, 480),
+        "gfd_module.channel_attention.atn.bias": (32,),
+        "gfd_module.spatial_attention.atn.weight": (32, 480),
+        "gfd_module.spatial_attention.atn.bias": (32,),
+        "gfd_module.spatial_attention.conv.weight": (1, 3, 5, 5),
+        "gfd_module.spatial_attention.conv.bias": (1,),
+        "gfd_module.fuse_attention.weight": (32, 64, 1, 1),
+        "gfd_module.fuse_attention.bias": (32,),
+        "gfd_module.heatmap_conv.weight": (17, 32, 1, 1),
+        "gfd_module.heatmap_conv.bias": (17,),
+    }
+    ae = AssociativeEmbeddingHead(32, K, deconv_out_channels=[])
+    assert {k: tuple(v.shape) for k, v in ae.state_dict().items()} == {
+        "final_layer.weight": (34, 32, 1, 1),
+        "final_layer.bias": (34,),
+    }
+
+
+class _Tiny(nn.Module):
+    """Stride-4 backbone returning two maps (stride 4 and 8)."""
+
+    def __init__(self, maps: int = 2) -> None:
+        super().__init__()
+        self.maps = maps
+        self.a = nn.Conv2d(3, 8, 4, 4)
+        self.b = nn.Conv2d(8, 8, 2, 2)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        a = torch.relu(self.a(x))
+        return (a, torch.relu(self.b(a)))[: self.maps]
+
+
+def _model(method: str, k: int) -> tuple[BottomupPoseEstimator, object]:
+    size = (64, 64)
+    if method == "ae":
+        codec = AssociativeEmbedding(size, (16, 16), sigma=2)
+        head = AssociativeEmbeddingHead(8, k, deconv_out_channels=[])
+    elif method == "dekr":
+        codec = SPR(size, (16, 16), sigma=2, generate_keypoint_heatmaps=True)
+        head = DEKRHead(
+            [8, 8],
+            k,
+            num_displacement_filters_per_keypoint=2,
+            input_transform="resize_concat",
+            input_index=[0, 1],
+        )
+    else:
+        codec = DecoupledHeatmap(size, (16, 16))
+        head = CIDHead([8, 8], 8, k, input_transform="resize_concat", input_index=[0, 1])
+    flip = list(range(k))
+    backbone = _Tiny(1 if method == "ae" else 2)
+    return BottomupPoseEstimator(
+        backbone, head, codec=codec, num_keypoints=k, flip_indices=flip
+    ), codec
+
+
+@pytest.mark.parametrize("method", ["ae", "dekr", "cid"])
+def test_estimator_trains_and_predicts_with_flip(method: str) -> None:
+    torch.manual_seed(0)
+    k = 4
+    model, codec = _model(method, k)
+    rng = np.random.default_rng(0)
+    steps = [BottomupRandomAffine((64, 64)), GenerateTarget(codec), BottomupGetHeatmapMask()]
+    samples = []
+    for _ in range(2):
+        s = synthetic_bottomup_sample(k, (64, 64))
+        for step in steps:
+            s = step(s, rng)
+        samples.append(s)
+    batch = collate(samples)
+    model.train()
+    losses = model.loss(batch)
+    assert torch.isfinite(losses["loss"]) and losses["loss"].requires_grad
+    losses["loss"].backward()
+    model.eval()
+    batch["input_center"] = torch.tensor([[32.0, 32.0]] * 2)
+    batch["input_scale"] = torch.tensor([[128.0, 128.0]] * 2)
+    kps, scores = model.predict_instances(batch)
+    assert len(kps) == 2 and all(kp.shape[1:] == (k, 2) for kp in kps)
+    assert all(s.shape == kp.shape[:2] for s, kp in zip(scores, kps, strict=True))
+    flat, _ = model.predict(batch)
+    assert flat.shape[0] == sum(len(kp) for kp in kps) == len(model.last_image_index)
