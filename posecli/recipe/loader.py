@@ -254,6 +254,8 @@ def validate_recipe(data: dict[str, Any], source: str = "<recipe>") -> Recipe:
         msg = err["msg"]
         if err["type"] == "missing":
             msg = "missing required key"
+        if not err["loc"] and msg.startswith("Value error, "):  # a whole-recipe rule names its keys
+            raise RecipeError(f"{source}: {msg[len('Value error, ') :]}{more}") from None
         raise RecipeError(f"{source}: {loc}: {msg}{shown}{more}") from None
 
 

@@ -192,7 +192,14 @@ class Recipe(Fixed):
     @model_validator(mode="after")
     def _codec_has_input_size(self) -> Recipe:
         if self.model.kind == "topdown" and "input_size" not in self.codec.kwargs:
-            raise ValueError("codec needs input_size = [width, height]")
+            raise ValueError("codec.input_size: missing; a top-down codec needs [width, height]")
+        size = self.codec.kwargs.get("input_size")
+        if size is not None and not (
+            isinstance(size, (list, tuple))
+            and len(size) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in size)
+        ):
+            raise ValueError(f"codec.input_size must be [width, height] in pixels, got {size!r}")
         return self
 
     @property

@@ -66,5 +66,6 @@ def test_weights_only_refuses_code(tmp_path: Path) -> None:
             return (print, ("pwned",))
 
     torch.save({"posecli": "0", "recipe": "", "state_dict": {}, "x": Evil()}, tmp_path / "evil.pt")
-    with pytest.raises(CheckpointError, match="cannot load"):
+    with pytest.raises(CheckpointError, match="refuses to unpickle them") as info:
         read_checkpoint(tmp_path / "evil.pt")
+    assert "evil.pt" in str(info.value) and "weights_only=False" not in str(info.value)
