@@ -144,6 +144,7 @@ def predict_command(
 ) -> None:
     """Predict poses: boxes (whole frame, file or detector) → batched top-down model → files."""
     from posecli.cli.app import quiet_enabled
+    from posecli.errors import PoseCliError
     from posecli.inference.run import PredictConfig
     from posecli.inference.setup import (
         load_default_predictor,
@@ -151,6 +152,7 @@ def predict_command(
         resolve_model_spec,
     )
     from posecli.inference.sources import open_source
+    from posecli.runtime.bottomup_predictor import BottomupPredictor
 
     _check_usage(bbox, bbox_file, detector, out)
     spec, how = resolve_model_spec(checkpoint, model)
@@ -164,6 +166,11 @@ def predict_command(
         flip_test=flip,
         threads=threads,
     )
+    if isinstance(predictor, BottomupPredictor) and (bbox or bbox_file or detector):
+        raise PoseCliError(
+            f"{spec} is a bottom-up model: it finds every instance itself; drop "
+            "--bbox/--bbox-file/--detector"
+        )
     boxes = make_box_provider(
         bbox=bbox,
         bbox_file=bbox_file,

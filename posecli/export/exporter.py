@@ -235,6 +235,10 @@ def export_checkpoint(
         from posecli.export.lifting import export_lifter
 
         return export_lifter(model, recipe, target, metainfo=metainfo, fmt=fmt, **kwargs)  # type: ignore[no-any-return]
+    if getattr(model, "kind", None) == "bottomup":  # network only; grouping in the runtime
+        from posecli.models.estimators.bottomup_export import export_bottomup
+
+        return export_bottomup(model, recipe, target, metainfo=metainfo, fmt=fmt, **kwargs)  # type: ignore[no-any-return]
     return export_model(model, recipe, target, metainfo=metainfo, fmt=fmt, **kwargs)
 
 

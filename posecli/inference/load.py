@@ -233,6 +233,14 @@ def load_predictor(
         return Predictor(file_spec, runner, skeleton=_file_skeleton(file_spec), source=text, **opts)
     model, recipe, skeleton, metainfo = load_pose_model(text)
     dev = resolve_device(device)
+    if getattr(model, "kind", "topdown") == "bottomup":  # whole frames, no boxes
+        from posecli.models.estimators.bottomup_predict import torch_bottomup_predictor
+
+        if backend not in ("auto", "torch"):
+            raise PoseCliError(f"--backend {backend}: bottom-up checkpoints run in torch")
+        return torch_bottomup_predictor(  # type: ignore[return-value]
+            model, recipe, skeleton=skeleton, device=dev, flip_test=flip_test, source=text
+        )
     chosen = backend
     if backend == "auto":
         chosen = "onnxruntime" if dev == "cpu" and _ort_available() else "torch"

@@ -1,0 +1,186 @@
+"""Export of bottom-up models (``model.kind = "bottomup"``): the network part only.
+
+The graph is the estimator's tensor mode: images ``(B, 3, H, W)`` BGR 0–255 (H, W dynamic,
+multiples of the resize's size factor) → AE ``(heatmaps, tags)`` / DEKR ``(heatmaps,
+displacements)``. Flip merging, grouping and NMS are not in the graph: they run torch-free
+after it (:mod:`posecli.runtime.bottomup`), from what the metadata carries (``posecli.*``
+keys: ``kind``, ``method``, codec table, flip indices, test settings, resize, skeleton). CID
+cannot be exported: its decoding conditions the network on the roots it finds.
+``check`` runs the file and the checkpoint's network on the same random image and fails above
+``tolerance``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from posecli.errors import PoseCliError
+
+
+class BottomupExportError(PoseCliError):
+    """Export or parity check of a bottom-up model failed."""
+
+
+@dataclass
+class BottomupCheckReport:
+    """Largest raw-output difference between the exported file and the checkpoint."""
+
+    max_abs_diff: float
+    tolerance: float
+    size: tuple[int, int]
+
+    @property
+    def passed(self) -> bool:
+        return self.max_abs_diff <= self.tolerance
+
+    def summary(self) -> str:
+        return (
+            f"max |exported - checkpoint| = {self.max_abs_diff:.2e} on a random "
+            f"{self.size[0]}x{self.size[1]} image, tolerance {self.tolerance:g}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "max_abs_diff": self.max_abs_diff,
+            "tolerance": self.tolerance,
+            "size": list(self.size),
+        }
+
+
+class _Graph(torch.nn.Module):
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(self.model(images))
+
+
+def bottomup_metadata(model: Any, recipe: Any, metainfo: dict[str, Any] | None) -> dict[str, Any]:
+    """What the runtime needs beside the graph."""
+    from posecli.models.estimators.bottomup_predict import resize_of
+
+    resize = resize_of(recipe)
+    return {
+        "kind": "bottomup",
+        "method": model.method,
+        "codec": model.codec.to_dict(),
+        "num_keypoints": int(model.num_keypoints),
+        "flip_indices": model.flip_indices,
+        "test": model.test_cfg.model_dump(),
+        "resize": {
+            "input_size": list(resize.input_size),
+            "size_factor": resize.size_factor,
+            "resize_mode": resize.resize_mode,
+            "use_udp": resize.use_udp,
+        },
+        "metainfo": metainfo or {},
+    }
+
+
+def _run_exported(path: Path, fmt: str, x: torch.Tensor) -> list[np.ndarray]:
+    if fmt == "onnx":
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return list(sess.run(None, {"images": x.numpy()}))
+    out = torch.jit.load(str(path))(x)
+    return [o.detach().numpy() for o in out]
+
+
+def export_bottomup(
+    model: Any,
+    recipe: Any,
+    out: str | Path,
+    *,
+    metainfo: dict[str, Any] | None = None,
+    fmt: str = "onnx",
+    opset: int = 17,
+    check: bool = False,
+    tolerance: float = 1e-3,
+    force: bool = False,
+    **_: Any,
+) -> Any:
+    """Write the network of a bottom-up model to ``out``; see the module docstring."""
+    from posecli.export.exporter import ExportResult
+
+    path = Path(out)
+    if path.exists() and not force:
+        raise BottomupExportError(f"{path} exists; pass --force to overwrite it")
+    if fmt not in ("onnx", "torchscript"):
+        raise BottomupExportError(f"unknown format {fmt!r}; choose onnx or torchscript")
+    if model.method not in ("ae", "dekr"):
+        raise BottomupExportError(
+            f"{type(model.head).__name__} cannot be exported: its decoding runs the network "
+            "again on the instance roots it finds (predict with the checkpoint instead)"
+        )
+    graph = _Graph(copy.deepcopy(model).float()).eval()
+    w, h = (int(v) for v in recipe.input_size)
+    dummy = torch.zeros(1, 3, h, w)
+    names = ["heatmaps", "tags"] if model.method == "ae" else ["heatmaps", "displacements"]
+    meta = bottomup_metadata(model, recipe, metainfo)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if fmt == "onnx":
+            import onnx
+
+            dyn = {0: "batch", 2: "height", 3: "width"}
+            torch.onnx.export(
+                graph,
+                (dummy,),
+                str(path),
+                input_names=["images"],
+                output_names=names,
+                dynamic_axes={"images": dyn, **{n: dyn for n in names}},
+                opset_version=opset,
+                dynamo=False,
+            )
+            proto = onnx.load(str(path))
+            for key, value in meta.items():
+                entry = proto.metadata_props.add()
+                entry.key, entry.value = f"posecli.{key}", json.dumps(value)
+            onnx.save(proto, str(path))
+            exporter = "torch.onnx.export (TorchScript-based)"
+        else:
+            traced = torch.jit.trace(graph, (dummy,))
+            torch.jit.save(traced, str(path), _extra_files={"posecli.json": json.dumps(meta)})
+            exporter = "torch.jit.trace"
+    except PoseCliError:
+        raise
+    except Exception as exc:
+        path.unlink(missing_ok=True)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise BottomupExportError(
+            f"cannot export the bottom-up model to {fmt}: {type(exc).__name__}: {first}"
+        ) from None
+    summary = (
+        f"{model.method} network only (dynamic H, W); flip merge, grouping and NMS run in "
+        "posecli.runtime.bottomup from the metadata"
+    )
+    result = ExportResult(path, fmt, exporter, meta, summary=summary)
+    if check:
+        size = (w + 32, h)  # another size than the traced one: the axes are dynamic
+        x = torch.from_numpy(
+            np.random.default_rng(1).integers(0, 256, (1, 3, size[1], size[0])).astype(np.float32)
+        )
+        with torch.no_grad():
+            ref = [r.numpy() for r in graph(x)]
+        got = _run_exported(path, fmt, x)
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(ref, got, strict=True))
+        report = BottomupCheckReport(diff, tolerance, size)
+        result.report = report
+        if not report.passed:
+            path.unlink(missing_ok=True)
+            raise BottomupExportError(f"parity check failed, {path} removed: {report.summary()}")
+    return result
+
+
+__all__ = ["BottomupExportError", "bottomup_metadata", "export_bottomup"]

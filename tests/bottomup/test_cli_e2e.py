@@ -1,0 +1,69 @@
+"""AE end to end through the CLI on MMPose's COCO fixture: train (1 epoch, 256²) → eval
+(COCO AP against the dataset) → predict without boxes → export (network only) with --check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from posecli.cli.app import create_app
+
+
+def _run(args: list[str], code: int = 0) -> str:
+    result = CliRunner().invoke(create_app(), args)
+    assert result.exit_code == code, f"posecli {' '.join(args)}\n{result.output}"
+    return result.output
+
+
+@pytest.mark.slow
+def test_ae_train_eval_predict_export(coco_root: Path, tmp_path: Path) -> None:
+    work = tmp_path / "run"
+    sets = [
+        f"data.root={json.dumps(str(coco_root))}",
+        "model.pretrained=[]",
+        "train.epochs=1",
+        "codec.input_size=[256, 256]",
+        "codec.heatmap_size=[64, 64]",
+        "data.train.batch_size=2",
+        "data.train.num_workers=0",
+        "data.val.num_workers=0",
+    ]
+    _run(
+        [
+            "--quiet",
+            "train",
+            "coco/ae-hrnet-w32.toml",
+            *[a for s in sets for a in ("--set", s)],
+            "--work-dir",
+            str(work),
+        ]
+    )
+    ckpt = work / "best.pt"
+    out = _run(["eval", str(ckpt), "--json"])
+    values = json.loads(out[out.index("{") :])
+    assert 0.0 <= values["coco/AP"] <= 1.0 and "coco/AR" in values
+    image = coco_root / "val2017" / "000000196141.jpg"
+    pred = tmp_path / "pred"
+    _run(["--quiet", "predict", str(image), "--checkpoint", str(ckpt), "--out", str(pred)])
+    record = json.loads((pred / "predictions.json").read_text())
+    assert record["frame_count"] == 1
+    refused = _run(
+        [
+            "predict",
+            str(image),
+            "--checkpoint",
+            str(ckpt),
+            "--bbox",
+            "whole",
+            "--out",
+            str(tmp_path / "p2"),
+        ],
+        code=1,
+    )
+    assert "bottom-up model" in refused
+    onnx = tmp_path / "ae.onnx"
+    shown = _run(["export", str(ckpt), "--to", "onnx", "--out", str(onnx), "--check"])
+    assert onnx.is_file() and "check passed" in shown
