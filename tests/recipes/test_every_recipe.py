@@ -64,6 +64,20 @@ def _mouse_predict(root: Path) -> list[str]:
 
 COCO_RUN = RecipeRun(_coco, "coco_root", "coco/AP", _coco_predict)
 
+
+def _mmpose_fixture(name: str) -> Callable[[Path], list[str]]:
+    """The whole-body/face/hand recipes on MMPose's fixtures (tests/data/mmpose-tests)."""
+    from tests.data_pipeline.test_mmpose_recipes import COMMON, FIXTURE_OVERRIDES
+
+    return lambda root: [*COMMON, *FIXTURE_OVERRIDES[name]]
+
+
+def _image(path: str) -> Callable[[Path], list[str]]:
+    return lambda root: [str(REPO / "tests" / "data" / "mmpose-tests" / path), "--bbox", "whole"]
+
+
+_WB_IMAGE = _image("coco/000000196141.jpg")
+
 #: Every shipped recipe and how it runs; a new recipe needs an entry.
 RUNS: dict[str, RecipeRun] = {
     "rtmpose.toml": RecipeRun(_mouse, "", "EPE", _mouse_predict),
@@ -82,12 +96,44 @@ RUNS: dict[str, RecipeRun] = {
             "rtmpose-l",
         )
     },
+    "wholebody/rtmpose-m.toml": RecipeRun(
+        _mmpose_fixture("wholebody/rtmpose-m.toml"), "", "coco-wholebody/AP", _WB_IMAGE
+    ),
+    "wholebody/rtmw-m.toml": RecipeRun(
+        _mmpose_fixture("wholebody/rtmw-m.toml"), "", "coco-wholebody/AP", _WB_IMAGE
+    ),
+    "face/rtmpose-m.toml": RecipeRun(
+        _mmpose_fixture("face/rtmpose-m.toml"),
+        "",
+        "NME",
+        _image("wflw/7_Cheering_Cheering_7_16.jpg"),
+    ),
+    "hand/rtmpose-m.toml": RecipeRun(_mmpose_fixture("hand/rtmpose-m.toml"), "", "AUC", _WB_IMAGE),
+    **{  # bottom-up: whole images at 256², no boxes for predict
+        f"coco/{name}.toml": RecipeRun(
+            lambda root: [
+                f"data.root={json.dumps(str(root))}",
+                "model.pretrained=[]",
+                "train.epochs=1",
+                "codec.input_size=[256, 256]",
+                "codec.heatmap_size=[64, 64]",
+                "data.train.batch_size=2",
+                "data.train.num_workers=0",
+                "data.val.num_workers=0",
+            ],
+            "coco_root",
+            "coco/AP",
+            lambda root: [str(root / "val2017" / "000000196141.jpg")],
+        )
+        for name in ("ae-hrnet-w32", "dekr-hrnet-w32", "cid-hrnet-w32")
+    },
 }
 
 
 #: 2D→3D lifting recipes (keypoint sequences in) run end to end in tests/lifting/test_recipes.py.
 LIFTING = {
-    f"h36m/{n}.toml" for n in ("simplebaseline3d", "videopose3d-27", "videopose3d-243", "motionbert")
+    f"h36m/{n}.toml"
+    for n in ("simplebaseline3d", "videopose3d-27", "videopose3d-243", "motionbert")
 }
 
 
