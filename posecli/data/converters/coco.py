@@ -150,8 +150,16 @@ def read_coco(
 
 
 def _default_root(path: Path) -> Path:
+    """Where a COCO file's images are when no folder is given: ``images/`` beside it, the
+    split folder of the COCO layout (``annotations/person_keypoints_val2017.json`` →
+    ``val2017/``), else the file's own folder."""
     sibling = path.parent / "images"
-    return sibling if sibling.is_dir() else path.parent
+    if sibling.is_dir():
+        return sibling
+    split = path.stem.rsplit("_", 1)[-1]
+    if path.parent.name == "annotations" and (path.parent.parent / split).is_dir():
+        return path.parent.parent / split
+    return path.parent
 
 
 def read_detections(
