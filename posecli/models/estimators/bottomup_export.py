@@ -86,6 +86,34 @@ def bottomup_metadata(model: Any, recipe: Any, metainfo: dict[str, Any] | None) 
     }
 
 
+_DEFORM_OPSET = 19  # ONNX DeformConv (ONNX Runtime runs it on the CPU)
+
+
+def _deform_conv_symbolic(
+    g: Any, inp: Any, weight: Any, offset: Any, mask: Any, bias: Any, *args: Any
+) -> Any:
+    """``torchvision::deform_conv2d`` → ONNX ``DeformConv`` (opset 19)."""
+    from torch.onnx.symbolic_helper import _get_const
+
+    sh, sw, ph, pw, dh, dw, ng, nog, use_mask = (_get_const(a, "i", "deform_conv2d") for a in args)
+    inputs = [inp, weight, offset, bias] + ([mask] if use_mask else [])
+    return g.op(
+        "DeformConv",
+        *inputs,
+        strides_i=[sh, sw],
+        pads_i=[ph, pw, ph, pw],
+        dilations_i=[dh, dw],
+        group_i=ng,
+        offset_group_i=nog,
+    )
+
+
+def _register_deform_conv() -> None:
+    from torch.onnx import register_custom_op_symbolic
+
+    register_custom_op_symbolic("torchvision::deform_conv2d", _deform_conv_symbolic, _DEFORM_OPSET)
+
+
 def _run_exported(path: Path, fmt: str, x: torch.Tensor) -> list[np.ndarray]:
     if fmt == "onnx":
         import onnxruntime as ort
@@ -133,6 +161,9 @@ def export_bottomup(
             import onnx
 
             dyn = {0: "batch", 2: "height", 3: "width"}
+            if model.method == "dekr":  # adaptive convolutions: ONNX DeformConv
+                _register_deform_conv()
+                opset = max(opset, _DEFORM_OPSET)
             torch.onnx.export(
                 graph,
                 (dummy,),
