@@ -37,6 +37,10 @@ TABLES = {
     },
     "generate_target": {"encoder": SIMCC},
     "pack_pose_inputs": {},
+    "bottomup_random_affine": {"input_size": [128, 128]},  # bottom-up: tests/bottomup
+    "bottomup_resize": {"input_size": [128, 128], "resize_mode": "expand"},
+    "bottomup_get_heatmap_mask": {},
+    "filter_annotations": {},
 }
 BEFORE = ["load_image", "get_bbox_center_scale"]
 AFTER_AFFINE = {
@@ -47,6 +51,7 @@ AFTER_AFFINE = {
     "albumentation",
     "generate_target",
     "pack_pose_inputs",
+    "bottomup_get_heatmap_mask",
 }
 
 
