@@ -223,6 +223,17 @@ def _loss_case(name: str) -> tuple[dict[str, Any], Any, Any]:
         return {**kwargs, "use_target_weight": True}, torch.rand(1, 3, 3, requires_grad=True), torch.rand(1, 3, 3)
     if name == "mpjpe_velocity":  # sequences (B, T, K, 3)
         return {}, torch.rand(1, 4, 3, 3, requires_grad=True), torch.rand(1, 4, 3, 3)
+    if name == "soft_weight_smooth_l1":  # bottom-up losses: values in tests/bottomup
+        return (
+            {"use_target_weight": True, "supervise_empty": False},
+            torch.rand(1, 3, 8, 8, requires_grad=True),
+            torch.rand(1, 3, 8, 8),
+        )
+    if name == "focal_heatmap":
+        target = torch.rand(1, 3, 8, 8) * 0.9
+        target[..., 4, 4] = 1.0
+        pred = torch.rand(1, 3, 8, 8).clamp(0.05, 0.95).requires_grad_()
+        return {"use_target_weight": True}, pred, target
     pytest.skip(f"no test case for third-party loss {name!r}")
 
 
