@@ -62,6 +62,7 @@ def test_frozen_stages_and_norm_eval() -> None:
 
 NECK_KWARGS: dict[str, dict[str, Any]] = {
     "fpn": {"in_channels": [8, 16, 32], "out_channels": 8, "num_outs": 4},
+    "cspnext_pafpn": {"in_channels": [8, 16, 32], "out_channels": 8, "num_csp_blocks": 1},
     "feature_map_processor": {
         "select_index": [0, 2],
         "concat": True,
@@ -220,7 +221,11 @@ def _loss_case(name: str) -> tuple[dict[str, Any], Any, Any]:
         )
     if name in ("mpjpe", "n_mpjpe", "mse", "bone"):  # 3D coordinates (B, K, 3)
         kwargs = {"joint_parents": [0, 0, 1]} if name == "bone" else {}
-        return {**kwargs, "use_target_weight": True}, torch.rand(1, 3, 3, requires_grad=True), torch.rand(1, 3, 3)
+        return (
+            {**kwargs, "use_target_weight": True},
+            torch.rand(1, 3, 3, requires_grad=True),
+            torch.rand(1, 3, 3),
+        )
     if name == "mpjpe_velocity":  # sequences (B, T, K, 3)
         return {}, torch.rand(1, 4, 3, 3, requires_grad=True), torch.rand(1, 4, 3, 3)
     if name == "soft_weight_smooth_l1":  # bottom-up losses: values in tests/bottomup
