@@ -19,7 +19,9 @@ def posecli_register_metrics(register: RegisterCallback) -> None:
     )
     register("auc", f"{_METRICS}:AUC", aliases=("AUC",), help="area under the PCK curve")
     register("epe", f"{_METRICS}:EPE", aliases=("EPE",), help="end-point error in pixels")
-    register("nme", f"{_METRICS}:NME", aliases=("NME",), help="normalised mean error (faces, hands)")
+    register(
+        "nme", f"{_METRICS}:NME", aliases=("NME",), help="normalised mean error (faces, hands)"
+    )
     register(
         "coco_ap",
         f"{_METRICS}:CocoAP",

@@ -89,19 +89,37 @@ def posecli_register_necks(register: RegisterCallback) -> None:
 
 #: Bottom-up heads: (module and name, class, MMPose alias, help).
 _BOTTOMUP_HEADS = (
-    ("ae_head", "AssociativeEmbeddingHead", "AssociativeEmbeddingHead",
-     "bottom-up associative embedding: heatmaps + tags grouped by tag distance"),
-    ("dekr_head", "DEKRHead", "DEKRHead",
-     "bottom-up DEKR: root heatmap + adaptive-conv displacements (deform_conv2d)"),
-    ("cid_head", "CIDHead", "CIDHead",
-     "bottom-up CID: instance roots + decoupled per-instance heatmaps"),
+    (
+        "ae_head",
+        "AssociativeEmbeddingHead",
+        "AssociativeEmbeddingHead",
+        "bottom-up associative embedding: heatmaps + tags grouped by tag distance",
+    ),
+    (
+        "dekr_head",
+        "DEKRHead",
+        "DEKRHead",
+        "bottom-up DEKR: root heatmap + adaptive-conv displacements (deform_conv2d)",
+    ),
+    (
+        "cid_head",
+        "CIDHead",
+        "CIDHead",
+        "bottom-up CID: instance roots + decoupled per-instance heatmaps",
+    ),
 )
 #: Bottom-up losses: (name, class = MMPose alias, help).
 _BOTTOMUP_LOSSES = (
-    ("associative_embedding_loss", "AssociativeEmbeddingLoss",
-     "AE pull/push loss of keypoint tags"),
-    ("soft_weight_smooth_l1", "SoftWeightSmoothL1Loss",
-     "smooth-L1 with soft target weights (DEKR displacements)"),
+    (
+        "associative_embedding_loss",
+        "AssociativeEmbeddingLoss",
+        "AE pull/push loss of keypoint tags",
+    ),
+    (
+        "soft_weight_smooth_l1",
+        "SoftWeightSmoothL1Loss",
+        "smooth-L1 with soft target weights (DEKR displacements)",
+    ),
     ("focal_heatmap", "FocalHeatmapLoss", "CornerNet focal loss on sigmoid heatmaps (CID)"),
     ("info_nce", "InfoNCELoss", "InfoNCE contrastive loss of instance features (CID)"),
 )

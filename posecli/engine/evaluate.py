@@ -92,7 +92,10 @@ def bottomup_predictions(
     kps, scores = model.predict_instances(batch)  # type: ignore[operator]
     meta = cpu_batch.get("meta") or [{} for _ in kps]
     img_ids = np.concatenate(
-        [np.full(len(kp), m.get("img_id", i)) for i, (kp, m) in enumerate(zip(kps, meta))]
+        [
+            np.full(len(kp), m.get("img_id", i))
+            for i, (kp, m) in enumerate(zip(kps, meta, strict=False))
+        ]
         or [np.zeros(0)]
     ).astype(np.int64)
     k = int(getattr(model, "num_keypoints", 0) or (kps[0].shape[1] if kps else 0))

@@ -43,6 +43,7 @@ __all__ = [
     "rescore",
 ]
 
+
 def build_metric(
     table: Mapping[str, Any], skeleton: Any = None, *, path: str = "eval.metrics"
 ) -> Metric:

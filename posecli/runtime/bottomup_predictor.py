@@ -131,7 +131,9 @@ class BottomupPredictor:
             timings["postprocess"] += clock() - t1
             yield frame, result
 
-    def stream(self, frames: Iterable[Any], boxes: Any = None, **options: Any) -> Iterator[FramePrediction]:
+    def stream(
+        self, frames: Iterable[Any], boxes: Any = None, **options: Any
+    ) -> Iterator[FramePrediction]:
         for _, result in self.stream_with_frames(frames, boxes, **options):
             yield result
 

@@ -97,7 +97,7 @@ def test_unknown_kind_is_one_line_exit_1(
     assert err.strip().splitlines() == [
         "Error: unknown component kind 'codec'; did you mean 'codecs'? (kinds: codecs, backbones, "
         "necks, heads, losses, datasets, transforms, converters, skeletons, detectors, metrics, "
-            "callbacks)"
+        "callbacks)"
     ]
     assert "Traceback" not in out + err
 

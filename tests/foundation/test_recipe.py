@@ -144,7 +144,10 @@ def test_missing_required_section(tmp_path: Path) -> None:
 
 
 def test_codec_needs_input_size(tmp_path: Path) -> None:
-    with pytest.raises(RecipeError, match=r"r.toml: codec.input_size: missing; a top-down codec needs \[width, height\]$"):
+    with pytest.raises(
+        RecipeError,
+        match=r"r.toml: codec.input_size: missing; a top-down codec needs \[width, height\]$",
+    ):
         load_recipe(write(tmp_path, "r.toml", BASE.replace("input_size = [192, 256]\n", "")))
 
 

@@ -60,9 +60,7 @@ def _yolo_sample(tmp_path: Path) -> Path:
 def test_every_dataset_builds_on_a_real_file(name: str, tmp_path: Path) -> None:
     assert name in SAMPLES or name in ("yolo", "combined"), f"add a sample for dataset {name!r}"
     if name == "yolo":
-        dataset = MANAGER.registry("datasets").build(
-            "yolo", ann_file=str(_yolo_sample(tmp_path))
-        )
+        dataset = MANAGER.registry("datasets").build("yolo", ann_file=str(_yolo_sample(tmp_path)))
         n, k = 1, 17
     elif name == "combined":  # COCO (1) and CrowdPose (4 of 5) mapped by keypoint names
         parts = [{"name": p, "ann_file": str(SAMPLES[p][0])} for p in ("coco", "crowdpose")]

@@ -142,7 +142,7 @@ RUNS: dict[str, RecipeRun] = {
     },
 }
 RUNS["coco/cid-hrnet-w32.toml"] = replace(
-    RUNS["coco/cid-hrnet-w32.toml"], export_refusal="cid_head"
+    RUNS["coco/cid-hrnet-w32.toml"], export_refusal="CIDHead cannot be exported"
 )
 
 

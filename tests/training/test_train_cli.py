@@ -65,7 +65,9 @@ def test_second_run_refuses_to_overwrite(trained: Path) -> None:
     )
     assert result.exit_code == 1
     line = result.stderr.strip()
-    assert line.startswith(f"Error: run directory {trained} already holds files") and "\n" not in line
+    assert (
+        line.startswith(f"Error: run directory {trained} already holds files") and "\n" not in line
+    )
     assert "last.pt" in line and "--resume" in line and "--force" in line
 
 
@@ -99,7 +101,9 @@ def test_eval_subprocess_reproduces_validation_metrics(trained: Path, tmp_path: 
 
 def test_eval_flags(trained: Path) -> None:
     runner = CliRunner()
-    plain = runner.invoke(create_app(), ["eval", str(trained / "best.pt"), "--json", "--no-flip-test"])
+    plain = runner.invoke(
+        create_app(), ["eval", str(trained / "best.pt"), "--json", "--no-flip-test"]
+    )
     assert plain.exit_code == 0, plain.stderr
     values = json.loads(plain.stdout)
     assert set(values) == {"PCK_img", "EPE"}
@@ -123,7 +127,9 @@ def test_resume_of_a_finished_run_is_refused(trained: Path) -> None:
 
 def test_eval_set_overrides_reach_the_test_config(trained: Path) -> None:
     runner = CliRunner()
-    by_flag = runner.invoke(create_app(), ["eval", str(trained / "best.pt"), "--json", "--no-flip-test"])
+    by_flag = runner.invoke(
+        create_app(), ["eval", str(trained / "best.pt"), "--json", "--no-flip-test"]
+    )
     by_set = runner.invoke(
         create_app(),
         ["eval", str(trained / "best.pt"), "--json", "--set", "model.test.flip_test=false"],

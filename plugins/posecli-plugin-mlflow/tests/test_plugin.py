@@ -33,7 +33,11 @@ FAST = [
 
 
 def _train(work: Path, store: str, *extra: str) -> subprocess.Popen[str]:
-    table = f'train.callbacks=[{{name = "mlflow", tracking_uri = "{store}", experiment = "mouse"}}]'
+    artifacts = (work.parent / "mlflow-artifacts").as_uri()  # not ./mlruns in the checkout
+    table = (
+        f'train.callbacks=[{{name = "mlflow", tracking_uri = "{store}", experiment = "mouse", '
+        f'artifact_location = "{artifacts}"}}]'
+    )
     sets = [*FAST, table]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     return subprocess.Popen(

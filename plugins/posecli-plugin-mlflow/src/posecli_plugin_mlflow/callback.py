@@ -58,6 +58,8 @@ class MLflowCallback(Callback):
         experiment: Experiment name (default: the recipe's name).
         run_name: Run name (default: the run directory's name).
         checkpoints: Also upload ``*.pt`` files with the run directory.
+        artifact_location: Where a new experiment keeps its artifacts (default: MLflow's,
+            ``./mlruns`` beside a database store).
     """
 
     def __init__(
@@ -66,8 +68,10 @@ class MLflowCallback(Callback):
         experiment: str | None = None,
         run_name: str | None = None,
         checkpoints: bool = True,
+        artifact_location: str | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri
+        self.artifact_location = artifact_location
         self.experiment = experiment
         self.run_name = run_name
         self.checkpoints = bool(checkpoints)
@@ -96,7 +100,11 @@ class MLflowCallback(Callback):
             return
         name = self.experiment or trainer.recipe.name or "posecli"
         found = self.client.get_experiment_by_name(name)
-        experiment_id = found.experiment_id if found else self.client.create_experiment(name)
+        experiment_id = (
+            found.experiment_id
+            if found
+            else self.client.create_experiment(name, artifact_location=self.artifact_location)
+        )
         run = self.client.create_run(
             experiment_id,
             run_name=self.run_name or trainer.work_dir.name,
