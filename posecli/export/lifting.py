@@ -12,7 +12,6 @@ same random batch and fails above ``tolerance``.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,7 +144,7 @@ def export_lifter(
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         if fmt == "onnx":
-            import onnx
+            from posecli.export.onnx import add_onnx_metadata
 
             torch.onnx.export(
                 graph,
@@ -159,15 +158,13 @@ def export_lifter(
                 opset_version=opset,
                 dynamo=False,
             )
-            proto = onnx.load(str(path))
-            for key, value in meta.items():
-                entry = proto.metadata_props.add()
-                entry.key, entry.value = f"posecli.{key}", json.dumps(value)
-            onnx.save(proto, str(path))
+            add_onnx_metadata(path, meta)
             exporter = "torch.onnx.export (TorchScript-based)"
         else:
             traced = torch.jit.trace(graph, (dummy,))
-            torch.jit.save(traced, str(path), _extra_files={"posecli.json": json.dumps(meta)})
+            from posecli.export.torchscript import save_with_metadata
+
+            save_with_metadata(traced, path, meta)
             exporter = "torch.jit.trace"
     except PoseCliError:
         raise

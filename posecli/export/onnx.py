@@ -128,6 +128,18 @@ def try_export_part(module: torch.nn.Module, args: tuple[Any, ...], opset: int) 
         torch.onnx.export(module, args, io.BytesIO(), opset_version=opset, dynamo=False)  # type: ignore[arg-type]
 
 
+def add_onnx_metadata(path: str | Path, metadata: Mapping[str, Any]) -> None:
+    """Store ``metadata`` in the ONNX file at ``path`` as ``metadata_props`` (``posecli.`` keys,
+    JSON values), as :func:`export_onnx` does and :func:`read_onnx_metadata` reads."""
+    import onnx
+
+    model = onnx.load(str(path))
+    for key, value in encode_metadata(metadata).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
+
+
 def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
     """The posecli metadata stored in an ONNX file (read with the ``onnx`` package)."""
     import onnx

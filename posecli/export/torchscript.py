@@ -37,15 +37,23 @@ def export_torchscript(
     module = trace(wrapper, torch.rand(batch or 2, 3, h, w) * 255)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            torch.jit.save(
-                module, str(tmp), _extra_files={TORCHSCRIPT_FILE: json.dumps(dict(metadata))}
-            )
+        save_with_metadata(module, tmp, metadata)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def save_with_metadata(
+    module: torch.jit.ScriptModule, path: str | Path, metadata: Mapping[str, Any]
+) -> None:
+    """Save a traced module with ``metadata`` as the extra file :data:`TORCHSCRIPT_FILE`
+    (what :func:`read_torchscript_metadata` and the runtime read)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(
+            module, str(path), _extra_files={TORCHSCRIPT_FILE: json.dumps(dict(metadata))}
+        )
 
 
 def read_torchscript_metadata(path: str | Path) -> dict[str, Any]:

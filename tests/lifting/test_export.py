@@ -46,6 +46,12 @@ def test_export_lifter_with_check(name: str, fmt: str, tmp_path: Path, runner) -
     info = json.loads(res.stdout[res.stdout.index("{") :])
     assert info["check"]["passed"] and info["check"]["max_abs_diff"] < 1e-4
     assert out.is_file()
+    if fmt == "torchscript":  # the metadata where every TorchScript reader looks for it
+        from posecli.export.torchscript import read_torchscript_metadata
+
+        meta = read_torchscript_metadata(out)
+        assert meta["kind"] == "lifting"
+        assert meta["seq_len"] == (27 if name == "videopose3d-27" else 9)
     if fmt == "onnx":
         import onnx
 

@@ -13,7 +13,6 @@ cannot be exported: its decoding conditions the network on the roots it finds.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,7 +157,7 @@ def export_bottomup(
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         if fmt == "onnx":
-            import onnx
+            from posecli.export.onnx import add_onnx_metadata
 
             dyn = {0: "batch", 2: "height", 3: "width"}
             if model.method == "dekr":  # adaptive convolutions: ONNX DeformConv
@@ -174,15 +173,13 @@ def export_bottomup(
                 opset_version=opset,
                 dynamo=False,
             )
-            proto = onnx.load(str(path))
-            for key, value in meta.items():
-                entry = proto.metadata_props.add()
-                entry.key, entry.value = f"posecli.{key}", json.dumps(value)
-            onnx.save(proto, str(path))
+            add_onnx_metadata(path, meta)
             exporter = "torch.onnx.export (TorchScript-based)"
         else:
             traced = torch.jit.trace(graph, (dummy,))
-            torch.jit.save(traced, str(path), _extra_files={"posecli.json": json.dumps(meta)})
+            from posecli.export.torchscript import save_with_metadata
+
+            save_with_metadata(traced, path, meta)
             exporter = "torch.jit.trace"
     except PoseCliError:
         raise
