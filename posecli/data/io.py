@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import tempfile
 from collections import OrderedDict
@@ -18,6 +19,21 @@ from posecli.errors import DataError
 cv2.setNumThreads(1)
 
 _VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (also as a decorator) while a reader builds a large
+    acyclic document: a 100k-instance file holds ~10⁶ tracked lists and dicts, and each full
+    collection that the allocations trigger walks all of them and frees nothing. Nesting-safe:
+    only the outermost pause re-enables it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def is_video(path: str | Path) -> bool:

@@ -34,9 +34,10 @@ def thread_candidates(cores: int | None = None) -> list[int]:
 class ThreadTuner:
     """Measure frames/s per thread count over the first batches of a stream.
 
-    Call :meth:`step` before each batch with the number of frames it holds; the first batch
-    warms up, then each candidate runs ``batches`` batches; afterwards the fastest is set and
-    kept. :meth:`finish` returns a one-line report.
+    Call :meth:`step` before each batch with the number of frames it holds. Each candidate
+    first runs one untimed batch (a switch can rebuild the backend's session, and a first run
+    pays for allocation and kernel selection), then ``batches`` timed batches; afterwards the
+    fastest is set and kept. :meth:`finish` returns a one-line report.
 
     Args:
         backend: anything with ``set_threads(n)``.
@@ -51,7 +52,8 @@ class ThreadTuner:
         self.rates: dict[int, float] = {}
         self.chosen: int | None = None
         self._i = 0
-        self._warm = self._started = False
+        self._cold = True  # the batch now running is the candidate's untimed one
+        self._running = False
         self._frames = self._batches = self._pending = 0
         self._t0 = 0.0
         backend.set_threads(self.candidates[0])
@@ -63,24 +65,22 @@ class ThreadTuner:
         if self.chosen is not None:
             return
         now = time.perf_counter()
-        if self._started:  # the previous batch (``_pending`` frames) just finished
-            self._frames += self._pending
-            self._batches += 1
-            if self._batches >= self.batches:
-                elapsed = max(now - self._t0, 1e-9)
-                self.rates[self.candidates[self._i]] = self._frames / elapsed
-                self._i += 1
-                if self._i >= len(self.candidates):
-                    self._choose()
-                    return
-                self.backend.set_threads(self.candidates[self._i])
+        if self._running:  # the previous batch (``_pending`` frames) just finished
+            if self._cold:
+                self._cold, self._t0 = False, now
                 self._frames = self._batches = 0
-                self._t0 = time.perf_counter()
-        elif self._warm:  # the warm-up batch is done: measure the first candidate
-            self._started, self._t0 = True, now
-        else:
-            self._warm = True
-        self._pending = frames
+            else:
+                self._frames += self._pending
+                self._batches += 1
+                if self._batches >= self.batches:
+                    self.rates[self.candidates[self._i]] = self._frames / max(now - self._t0, 1e-9)
+                    self._i += 1
+                    if self._i >= len(self.candidates):
+                        self._choose()
+                        return
+                    self.backend.set_threads(self.candidates[self._i])
+                    self._cold = True
+        self._running, self._pending = True, frames
 
     def _choose(self) -> None:
         self.chosen = max(self.rates, key=self.rates.__getitem__)

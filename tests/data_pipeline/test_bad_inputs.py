@@ -101,3 +101,16 @@ def test_check_dataset_reports_missing_and_corrupt_images(tmp_path: Path) -> Non
     (tmp_path / "images" / src.name).write_bytes(src.read_bytes()[:5000])
     report = check_dataset(tmp_path / "ann.json", "coco")
     assert "truncated JPEG" in report["errors"][0]
+
+
+def test_truncated_json_names_the_file_and_restores_the_collector(tmp_path: Path) -> None:
+    import gc
+
+    path = tmp_path / "cut.json"
+    path.write_text(COCO_MINI.read_text()[:500])
+    assert gc.isenabled()
+    with pytest.raises(DataError) as exc:
+        read_coco(path)
+    assert _one_line(exc).startswith(f"{path}: cannot read JSON")
+    assert gc.isenabled()  # the reader pauses it while parsing, and must give it back
+    assert read_coco(COCO_MINI).num_instances > 0 and gc.isenabled()

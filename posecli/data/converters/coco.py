@@ -10,19 +10,33 @@ from typing import Any
 import numpy as np
 
 from posecli.data.annotations import ImageRecord, PoseAnnotations, empty_like_columns
-from posecli.data.io import atomic_write
+from posecli.data.io import atomic_write, gc_paused
 from posecli.data.metainfo import Skeleton, infer_skeleton, load_skeleton, match_skeleton
 from posecli.errors import DataError
 
 
+def _parse_json(raw: bytes) -> Any:
+    """Parse JSON bytes with orjson when installed (about 3x faster than ``json``), else ``json``."""
+    try:
+        import orjson
+    except ImportError:
+        return json.loads(raw)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # orjson rejects NaN/Infinity, which some annotation tools write; ``json`` reads them.
+        return json.loads(raw)
+
+
+@gc_paused()
 def load_json(path: str | Path) -> Any:
+    """One annotation file parsed (the garbage collector paused, see :func:`gc_paused`)."""
     path = Path(path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+        return _parse_json(path.read_bytes())
     except FileNotFoundError:
         raise DataError(f"{path}: annotation file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # JSON and Unicode decode errors are ValueErrors
         raise DataError(f"{path}: cannot read JSON: {exc}") from None
 
 
@@ -43,6 +57,7 @@ def resolve_skeleton(
     raise DataError(f"{source}: no keypoint names in the file; pass --skeleton NAME|FILE")
 
 
+@gc_paused()
 def read_coco(
     path: str | Path,
     *,

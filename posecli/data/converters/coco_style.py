@@ -32,7 +32,7 @@ import numpy as np
 
 from posecli.data.annotations import ImageRecord, PoseAnnotations, empty_like_columns
 from posecli.data.converters.coco import coco_dict, load_json
-from posecli.data.io import atomic_write
+from posecli.data.io import atomic_write, gc_paused
 from posecli.data.metainfo import Skeleton, load_skeleton
 from posecli.errors import DataError
 
@@ -129,6 +129,7 @@ def _expand_hands(anns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+@gc_paused()
 def read_coco_style(
     path: str | Path,
     layout: Layout,

@@ -13,7 +13,7 @@ import numpy as np
 
 from posecli.data.annotations import ImageRecord, PoseAnnotations, empty_like_columns
 from posecli.data.converters.coco import load_json
-from posecli.data.io import image_size
+from posecli.data.io import gc_paused, image_size
 from posecli.data.metainfo import Skeleton, load_skeleton
 from posecli.errors import DataError
 
@@ -30,6 +30,7 @@ def mpii_box(center: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return np.stack([c[:, 0] - side / 2, c[:, 1] - side / 2, side, side], axis=1)
 
 
+@gc_paused()
 def read_mpii(
     path: str | Path,
     *,
