@@ -37,6 +37,12 @@ def posecli_register_datasets(register: RegisterCallback) -> None:
         aliases=("MpiInf3dhpDataset",),
         help="MPI-INF-3DHP lifting: MMPose's .npz + cameras pickle",
     )
+    register(
+        "h3wb",
+        "posecli.data.datasets.h36m:H36mWholeBodyDataset",
+        aliases=("H36MWholeBodyDataset",),
+        help="H3WB whole-body (133) lifting: MMPose's .npz of dicts, cameras inside",
+    )
 
 
 @hookimpl

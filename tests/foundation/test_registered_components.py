@@ -31,6 +31,7 @@ SAMPLES: dict[str, tuple[Path, int, int]] = {
     "aic": (DATA / "mmpose-annotations" / "test_aic.json", 9, 14),
     "h36m": (DATA / "mmpose-tests" / "h36m" / "test_h36m_body3d.npz", 4, 17),
     "mpi_inf_3dhp": (DATA / "mmpose-tests" / "mpi_inf_3dhp" / "test_3dhp_train.npz", 2, 17),
+    "h3wb": (DATA / "mmpose-tests" / "h3wb" / "h3wb_train_bbox_subset.npz", 1, 133),
 }
 # MMPose's fixtures of every catalogued format (training-split samples, keypoints)
 SAMPLES.update(

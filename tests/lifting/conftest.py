@@ -9,6 +9,7 @@ import pytest
 DATA = Path(__file__).resolve().parents[1] / "data" / "mmpose-tests"
 H36M = DATA / "h36m"
 MPI = DATA / "mpi_inf_3dhp"
+H3WB = DATA / "h3wb" / "h3wb_train_bbox_subset.npz"
 RECIPES = Path(__file__).resolve().parents[2] / "posecli" / "recipes" / "h36m"
 
 

@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 
 from posecli.data.collate import collate
-from posecli.data.datasets.h36m_io import load_camera_params
+from posecli.data.datasets.h36m_io import load_camera_params, load_object_npz
 from posecli.data.datasets.sequences import build_sequences, clip_indices, window_indices
 from posecli.data.transforms.compose import build_pipeline
 from posecli.data.transforms.lifting import flip_around_center
 from posecli.errors import DataError, PoseCliError
 from posecli.plugins import registry
+
+from .conftest import H3WB
 
 
 def _h36m(h36m_dir: Path, **kw):
@@ -171,3 +173,38 @@ def test_pipeline_and_collate_give_the_lifting_batch(h36m_dir: Path) -> None:
     np.testing.assert_allclose(
         samples[0]["lifting_target"][4, 0], 2 * raw[0, 0] - raw[1, 0], rtol=1e-5
     )
+
+
+def test_h3wb_reader_agrees_with_the_file() -> None:
+    raw = np.load(H3WB, allow_pickle=True)  # the test may trust its own fixture
+    entry = raw["train_data"].item()["S5"]["Directions 1"]
+    meta = raw["metadata"].item()["S5"]["60457274"]
+    ds = registry("datasets").build("H36MWholeBodyDataset", ann_file=str(H3WB))
+    assert len(ds) == 1 and ds.skeleton.num_keypoints == 133
+    s = ds[0]
+    assert (s["subject"], s["action"]) == ("S5", "Directions 1")
+    assert s["target_img_path"] == "original/S5/Images/Directions 1.60457274/frame_2190.jpg"
+    np.testing.assert_allclose(s["keypoints"][0], entry["60457274"]["pose_2d"][0], rtol=1e-6)
+    np.testing.assert_allclose(
+        s["lifting_target"], entry["60457274"]["camera_3d"][0] / 1000, rtol=1e-5
+    )
+    cam = s["camera_param"]
+    np.testing.assert_allclose(cam["f"], meta["K"][0, [0, 1], [0, 1]] * 1000, rtol=1e-6)
+    np.testing.assert_allclose(cam["c"], meta["K"][0, [0, 1], [2, 2]] * 1000, rtol=1e-6)
+    assert cam["T"].shape == (3, 1) and cam["R"].shape == (3, 3)
+    with pytest.raises(PoseCliError, match="no frames of subjects S7"):
+        registry("datasets").build("h3wb", ann_file=str(H3WB), test_mode=True)
+
+
+def test_object_npz_reader_refuses_code_and_names_missing_keys(tmp_path: Path) -> None:
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    bad = tmp_path / "evil.npz"
+    np.savez(bad, train_data=np.array({"S5": Evil()}, dtype=object))
+    with pytest.raises(DataError, match=r"evil.npz: .*builtins\.print refused"):
+        load_object_npz(bad, ("train_data",))
+    with pytest.raises(DataError, match=r"missing 'bbox' \(have: bbox_x, train_data\)"):
+        np.savez(bad, train_data=np.zeros(3), bbox_x=np.ones(2))
+        load_object_npz(bad, ("train_data", "bbox"))

@@ -113,7 +113,8 @@ class Human36mDataset:
         path = _resolve(ann_file, root)
         assert path is not None
         self.source = str(path)
-        data = load_mocap_npz(path)
+        self.file_cameras: dict[Any, dict[str, Any]] | None = None
+        data = self.load_frames(path)
         self.imgnames = np.asarray(data["imgname"]).astype(str)
         s = np.asarray(data["S"], np.float32)
         n, k = s.shape[:2]
@@ -140,7 +141,7 @@ class Human36mDataset:
             if len(self.factors) != n:
                 raise DataError(f"{fp}: {len(self.factors)} factors for {n} frames")
         cam = _resolve(camera_param_file, root)
-        self.cameras = load_camera_params(cam) if cam is not None else None
+        self.cameras = load_camera_params(cam) if cam is not None else self.file_cameras
         self.causal = bool(causal)
         self.seq_len = int(multiple_target or seq_len)
         self.multiple_target = int(multiple_target)
@@ -173,6 +174,12 @@ class Human36mDataset:
                 f"{self.source}: {k} joints but skeleton {self.skeleton.name!r} has "
                 f"{self.skeleton.num_keypoints}"
             )
+
+    def load_frames(self, path: Path) -> dict[str, np.ndarray]:
+        """The file's per-frame arrays: ``imgname`` (N,), ``S`` (N, K, 4) metres, ``part``
+        (N, K, 3) pixels (a reader of another layout overrides this, and may set
+        ``file_cameras``)."""
+        return load_mocap_npz(path)
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -243,6 +250,98 @@ class MpiInf3dhpDataset(Human36mDataset):
         subj, seq, _ = self._names[sample["img_id"]]
         sample["action"] = seq or subj
         return sample
+
+
+#: H3WB's camera order (MMPose ``H36MWholeBodyDataset``) and its subject split.
+H3WB_CAMERAS = ("54138969", "55011271", "58860488", "60457274")
+H3WB_SUBJECTS = {"train": ("S1", "S5", "S6"), "test": ("S7",)}
+
+
+def parse_h3wb_name(imgname: str) -> tuple[str, str, str]:
+    """``original/S5/Images/Directions 1.60457274/frame_2190.jpg`` →
+    ``("S5", "Directions 1", "60457274")``."""
+    parts = Path(str(imgname)).parts
+    try:
+        action, camera = parts[-2].rsplit(".", 1)
+        return parts[-4], action, camera
+    except (IndexError, ValueError):
+        raise DataError(f"not an H3WB image path: {imgname!r}") from None
+
+
+class H36mWholeBodyDataset(Human36mDataset):
+    """H3WB, Human3.6M with 133 whole-body keypoints (MMPose ``H36MWholeBodyDataset``): the
+    ``.npz`` of pickled dicts ``train_data[subject][action]`` (``frame_id`` (F,), per camera
+    ``pose_2d`` (F, 133, 2) px and ``camera_3d`` (F, 133, 3) mm), ``metadata[subject][camera]``
+    (``K`` normalised by 1000, ``R``, ``T``, ``Distortion``) and ``bbox``. Read by a
+    restricted unpickler; 3D targets in metres, cameras from the file.
+
+    Args:
+        subjects: subjects to read (default MMPose's split: S1, S5, S6 for training, S7 with
+            ``test_mode``).
+        **kwargs: as :class:`Human36mDataset` (``keypoint_2d_src = "gt"`` only).
+    """
+
+    parse_name = staticmethod(parse_h3wb_name)
+    default_skeleton = "coco_wholebody"
+
+    def __init__(
+        self,
+        ann_file: str,
+        subjects: list[str] | None = None,
+        test_mode: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self.subjects = tuple(subjects or H3WB_SUBJECTS["test" if test_mode else "train"])
+        super().__init__(ann_file, test_mode=test_mode, **kwargs)
+
+    def load_frames(self, path: Path) -> dict[str, np.ndarray]:
+        from posecli.data.datasets.h36m_io import load_object_npz
+
+        raw = load_object_npz(path, ("train_data", "metadata"))
+        train, meta = raw["train_data"], raw["metadata"]
+        names: list[str] = []
+        kp2d: list[np.ndarray] = []
+        kp3d: list[np.ndarray] = []
+        cameras: dict[Any, dict[str, Any]] = {}
+        try:
+            for subject in self.subjects:
+                for action, entry in train.get(subject, {}).items():
+                    frame_ids = np.asarray(entry["frame_id"]).reshape(-1)
+                    for cam in H3WB_CAMERAS:
+                        if cam not in entry:
+                            continue
+                        kp2d.append(np.asarray(entry[cam]["pose_2d"], np.float32))
+                        kp3d.append(np.asarray(entry[cam]["camera_3d"], np.float32) / 1000.0)
+                        folder = f"original/{subject}/Images/{action}.{cam}"
+                        names += [f"{folder}/frame_{int(f)}.jpg" for f in frame_ids]
+                        cameras[(subject, cam)] = _h3wb_camera(meta[subject][cam])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise DataError(f"{path}: not an H3WB annotation file (missing {exc})") from None
+        if not names:
+            raise DataError(f"{path}: no frames of subjects {', '.join(self.subjects)}")
+        s = np.concatenate(kp3d)
+        part = np.concatenate(kp2d)
+        ones = np.ones((*s.shape[:2], 1), np.float32)
+        self.file_cameras = cameras
+        return {
+            "imgname": np.asarray(names),
+            "S": np.concatenate([s, ones], -1),
+            "part": np.concatenate([part, ones], -1),
+        }
+
+
+def _h3wb_camera(cam: dict[str, Any]) -> dict[str, Any]:
+    """H3WB metadata → MMPose's camera dict: ``K`` (2, 3), ``R`` (3, 3), ``T`` (3, 1),
+    ``Distortion``, and ``f``/``c`` in pixels (``K`` × 1000)."""
+    k = np.asarray(cam["K"], np.float32)[0, :2]
+    return {
+        "K": k,
+        "R": np.asarray(cam["R"], np.float32)[0],
+        "T": np.asarray(cam["T"], np.float32).reshape(3, 1),
+        "Distortion": np.asarray(cam["Distortion"], np.float32)[0],
+        "f": np.array([k[0, 0], k[1, 1]], np.float32) * 1000.0,
+        "c": np.array([k[0, 2], k[1, 2]], np.float32) * 1000.0,
+    }
 
 
 def h36m_skeleton() -> Any:

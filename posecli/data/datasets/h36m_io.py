@@ -8,6 +8,7 @@ any other global (functions, classes, object arrays) is refused, so a camera fil
 from __future__ import annotations
 
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,49 @@ class _Restricted(pickle.Unpickler):
         return _reconstruct
 
 
+class _RestrictedObjects(_Restricted):
+    """:class:`_Restricted` that also rebuilds object arrays (``np.savez`` of dicts): their
+    elements are unpickled by the same restricted ``find_class``, so no code can run."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if name == "dtype" and (module, name) in _ALLOWED:
+            return lambda spec, *a: np.dtype(spec) if spec == "O8" else _dtype(spec, *a)
+        return super().find_class(module, name)
+
+
+def load_object_npz(path: str | Path, keys: tuple[str, ...]) -> dict[str, Any]:
+    """``keys`` of an ``.npz`` whose members are pickled 0-d object arrays (H3WB's
+    ``train_data``/``metadata``/``bbox`` dicts) → ``{key: the object}``, read by the restricted
+    unpickler (plain containers, strings, numbers and numeric arrays only)."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"annotation file not found: {p}")
+    out: dict[str, Any] = {}
+    try:
+        with zipfile.ZipFile(p) as z:
+            members = set(z.namelist())
+            for key in keys:
+                if f"{key}.npy" not in members:
+                    have = ", ".join(sorted(m.removesuffix(".npy") for m in members))
+                    raise DataError(f"{p}: missing {key!r} (have: {have})")
+                with z.open(f"{key}.npy") as fh:
+                    version = np.lib.format.read_magic(fh)
+                    header = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = header(fh)
+                    if dtype.kind == "O":
+                        arr = _RestrictedObjects(fh).load()
+                    else:
+                        arr = np.frombuffer(fh.read(), dtype).reshape(shape)
+                out[key] = arr.item() if getattr(arr, "shape", None) == () else arr
+    except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
+        raise DataError(f"{p}: not a readable .npz of plain objects ({exc})") from None
+    return out
+
+
 def load_camera_params(path: str | Path) -> dict[Any, dict[str, Any]]:
     """``cameras.pkl`` → ``{key: {"R", "T", "f", "c", "k", "p", "w", "h", ...}}``.
 
@@ -88,4 +132,4 @@ def load_mocap_npz(path: str | Path) -> dict[str, np.ndarray]:
     return data
 
 
-__all__ = ["load_camera_params", "load_mocap_npz"]
+__all__ = ["load_camera_params", "load_mocap_npz", "load_object_npz"]
