@@ -10,7 +10,8 @@ skeleton. Source: the bundled video (994 frames, 396×406), whole-frame boxes,
 Per model and backend (``torch`` eager, ``onnxruntime`` — what ``--backend auto`` picks on the
 CPU —, ``torchscript``): the frames/s of :func:`posecli.inference.run.run_predict` (decode
 thread → crop thread → backend with the flip test → decode → writer; backend threads measured
-by the run) and the forward-only frames/s of the same backend at the same thread count on
+by the first run and remembered, the second run — the one reported as ``e2e_fps`` — starts
+with them; ``e2e_first_run_fps`` includes the measurement) and the forward-only frames/s of the same backend at the same thread count on
 pre-cut crops (plain + mirrored, ``batch_size`` per run), and their ratio. ``auto_vs_baseline``
 compares ``--backend auto`` with the issue's 6.4 frames/s of ``posecli predict --checkpoint``
 before this runtime.
@@ -109,16 +110,19 @@ def forward_only(predictor: Any, frames: list[np.ndarray], threads: int, repeats
 
 
 def end_to_end(predictor: Any, video: Path, out: Path) -> dict[str, Any]:
+    """Two runs of the same work: the first measures the thread count (and remembers it), the
+    second starts with it, as a user's next run of the same model does."""
     from posecli.inference.run import PredictConfig, run_predict
 
-    summary = run_predict(
-        video, predictor, config=PredictConfig(out=out, progress=False, force=True)
-    )
+    config = PredictConfig(out=out, progress=False, force=True)
+    first = run_predict(video, predictor, config=config)
+    summary = run_predict(video, predictor, config=config)
     return {
         "frames": summary.frames,
         "fps": summary.fps,
+        "first_run_fps": first.fps,
         "threads": predictor.backend.threads,
-        "threads_measured": summary.threads,
+        "threads_measured": first.threads,
         "split_s": {k: round(v, 2) for k, v in summary.timings.items()},
     }
 
@@ -160,6 +164,7 @@ def bench_model(
         fwd = forward_only(predictor, sample, e2e["threads"] or 1)
         out[backend] = {
             "e2e_fps": round(e2e["fps"], 2),
+            "e2e_first_run_fps": round(e2e["first_run_fps"], 2),
             "forward_fps": round(fwd, 2),
             "ratio": round(e2e["fps"] / fwd, 3),
             "threads": e2e["threads"],
@@ -169,6 +174,7 @@ def bench_model(
     auto = load_predictor(ckpt, backend="auto", device="cpu", flip_test=False)
     e2e = end_to_end(auto, video, tmp / f"out-{name}-noflip")
     out["auto_no_flip_e2e_fps"] = round(e2e["fps"], 2)
+    out["auto_no_flip_e2e_first_run_fps"] = round(e2e["first_run_fps"], 2)
     if rtmlib:
         from posecli.inference.load import _cache_key, export_cache_dir
 

@@ -197,16 +197,12 @@ def predict_command(
         progress=not quiet_enabled() and not as_json,
         threads=threads,
         track_metric=track_metric,
+        lift=_load_lifter(lift, device) if lift is not None else None,
+        lift_causal=lift_causal,
     )
     if lift is not None and "json" not in config.formats:
         config.formats.append("json")
     summary = run_into_folder(src, predictor, boxes, config, force)
-    if lift is not None:  # 2D→3D stage on the finished run (posecli.inference.lifting)
-        from posecli.inference.lifting import run_lift_stage
-
-        summary.outputs.update(
-            run_lift_stage(lift, config.out, render=render, causal=lift_causal, device=device)
-        )
     if as_json:
         print_json({"model": spec, **summary.as_dict()})
         return
@@ -246,6 +242,13 @@ def _check_usage(
             f"--out {out}: names a folder that the outputs go into (predictions.json, the "
             "rendered video...), not a file"
         )
+
+
+def _load_lifter(spec: str, device: str) -> Any:
+    """The ``--lift`` model (checked before the 2D run starts)."""
+    from posecli.inference.lifting import Lifter
+
+    return Lifter.load(spec, device=device)
 
 
 def run_into_folder(src: Any, predictor: Any, boxes: Any, config: Any, force: bool) -> Any:

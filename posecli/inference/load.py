@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 from posecli.errors import CheckpointError, PoseCliError
-from posecli.runtime import Predictor, TopDownSpec, is_exported_model, open_exported
+from posecli.runtime import Predictor, TopDownSpec, cache_dir, is_exported_model, open_exported
 from posecli.runtime.spec import SPEC_VERSION
 
 __all__ = [
@@ -52,8 +51,7 @@ def resolve_device(device: str = "auto") -> str:
 
 def export_cache_dir() -> Path:
     """Where ``--backend auto`` keeps exported checkpoints."""
-    env = os.environ.get("POSECLI_CACHE_DIR")
-    return (Path(env).expanduser() if env else Path.home() / ".cache" / "posecli") / "exported"
+    return cache_dir() / "exported"
 
 
 def _zoo_recipe(name: str) -> Path:

@@ -92,10 +92,15 @@ class PredictConfig:
         kpt_thr: keypoint score threshold for drawing (and for following boxes).
         force: replace existing outputs.
         progress: show a progress bar (rich on a terminal, plain lines otherwise).
-        radius, thickness: drawing style (0: chosen from the image size).
+        radius, thickness: drawing style (0: size-aware: from each instance's keypoint extent,
+            capped by the image size; a skeleton's face and hand points drawn smaller).
         smooth_min_cutoff, smooth_beta: One-Euro parameters.
         keep_results: also return every :class:`FramePrediction` in the summary.
         threads: backend CPU threads (default: measured on the first batches of the run).
+        lift: a :class:`~posecli.inference.lifting.Lifter`: 2D poses lifted to 3D per track as
+            the frames stream (``keypoints_3d`` in ``predictions.json``,
+            ``predictions_3d.csv``; the 3D view beside the rendered video).
+        lift_causal: lift from past frames only (``None``: the lifter's setting).
     """
 
     out: Path | None = None
@@ -114,6 +119,8 @@ class PredictConfig:
     keep_results: bool = False
     threads: int | None = None
     track_metric: str = "oks"
+    lift: Any = None
+    lift_causal: bool | None = None
 
 
 @dataclass
@@ -268,16 +275,13 @@ class RenderSink:
     def _draw(self, frame: Frame, pred: FramePrediction) -> np.ndarray:
         from posecli.visualization.draw import draw_pose
 
-        w, h = frame.size
-        radius = self.config.radius or max(2, round(max(w, h) / 160))
-        thickness = self.config.thickness or max(1, round(max(w, h) / 320))
         return draw_pose(
             frame.image,
             pred.keypoints,
             pred.keypoint_scores,
             kpt_thr=self.config.kpt_thr,
-            radius=radius,
-            thickness=thickness,
+            radius=self.config.radius or None,  # None: size-aware, per instance
+            thickness=self.config.thickness or None,
             track_ids=pred.track_ids,
             **self.style,
         )
@@ -323,6 +327,7 @@ def make_sinks(
     predictor: Predictor,
     stack: contextlib.ExitStack,
     paths: dict[str, Path],
+    header_extra: dict[str, Any] | None = None,
 ) -> list[Sink]:
     """The sinks the config asks for, entered on ``stack`` (closed even after an error).
     Every existing output is refused (without ``force``) before any is opened."""
@@ -349,6 +354,7 @@ def make_sinks(
                     fps=source.fps,
                     frame_count=source.frame_count,
                     force=config.force,
+                    header_extra=header_extra,
                 )
             )
         )
@@ -430,6 +436,33 @@ def _style(skeleton: Any) -> dict[str, Any]:
     return style
 
 
+def _lift_stream(
+    config: PredictConfig, predictor: Predictor, stack: contextlib.ExitStack, paths: dict[str, Path]
+) -> Any:
+    """The :class:`~posecli.inference.lifting.LiftStream` of ``config.lift`` (its 3D CSV sink
+    opened under ``--out``), or ``None``."""
+    if config.lift is None:
+        return None
+    if config.out is not None and "json" not in paths:
+        raise PoseCliError("--lift writes keypoints_3d into predictions.json: keep --to json")
+    from posecli.inference.lifting import lift_sinks
+
+    name = getattr(predictor.skeleton, "name", None) or getattr(predictor.spec, "skeleton", None)
+    lift, csv3d = lift_sinks(
+        config.lift, [], config.out, name, causal=config.lift_causal, force=config.force
+    )
+    if csv3d is not None:
+        stack.callback(csv3d.close)
+        paths["csv_3d"] = csv3d.path
+    return lift
+
+
+def _workload(boxes: BoxProvider, stages: Sequence[Stage], sinks: Sequence[Sink]) -> str:
+    """What a run does besides the model, for the thread memory: box provider, stages, sinks."""
+    names = [type(boxes).__name__, *(getattr(s, "__name__", type(s).__name__) for s in stages)]
+    return "+".join([*names, *(type(s).__name__ for s in sinks)])
+
+
 def run_predict(
     source: str | Path | FrameSource,
     predictor: Predictor,
@@ -472,7 +505,13 @@ def run_predict(
         stack.enter_context(opencv_single_thread())
         paths = output_paths(config, src)
         all_stages = [*make_stages(config, predictor, src, boxes), *stages]
-        all_sinks = [*make_sinks(config, src, predictor, stack, paths), *sinks]
+        lift = _lift_stream(config, predictor, stack, paths)
+        header = {"lifting": lift.describe()} if lift is not None else None
+        all_sinks = [*make_sinks(config, src, predictor, stack, paths, header), *sinks]
+        if lift is not None:  # frames reach the sinks once lifted (closed before them)
+            lift.sinks[:0] = all_sinks
+            stack.callback(lift.close)
+            all_sinks = [lift]
         summary.outputs = {k: str(v) for k, v in paths.items()}
         progress = _Progress(src.frame_count, config.progress, f"predict {Path(src.name).name}")
         stack.callback(progress.close)
@@ -483,6 +522,7 @@ def run_predict(
             sequential=sequential,
             threads=config.threads if config.threads else "auto",
             timings=timings,
+            workload=_workload(boxes, all_stages, all_sinks),
         )
         stack.callback(frames.close)
         for frame, result in frames:
@@ -499,6 +539,10 @@ def run_predict(
             if not keep_going:
                 summary.stopped = True
                 break
+    if config.lift is not None and config.render and "render" in paths:
+        from posecli.inference.lifting import render_lifted
+
+        render_lifted(paths["json"].parent, config.lift.skeleton)
     summary.seconds = clock() - t_start
     summary.threads = predictor.thread_report or (str(config.threads) if config.threads else None)
     summary.failed = sorted(src.failed)

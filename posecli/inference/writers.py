@@ -93,6 +93,8 @@ def skeleton_to_dict(skeleton: Any) -> dict[str, Any] | None:
             "sigmas",
         )
         items = {f: getattr(skeleton, f) for f in fields if getattr(skeleton, f, None) is not None}
+        if getattr(skeleton, "detail_ids", ()):  # face/hand points drawn finer
+            items["detail_ids"] = list(skeleton.detail_ids)
     return {k: (v.tolist() if isinstance(v, np.ndarray) else _listify(v)) for k, v in items.items()}
 
 
@@ -153,6 +155,7 @@ class PredictionsWriter(_Writer):
         source, fps, frame_count: stored in the header.
         force: replace an existing file.
         decimals: rounding of coordinates.
+        header_extra: more header entries (e.g. ``lifting``).
     """
 
     def __init__(
@@ -165,6 +168,7 @@ class PredictionsWriter(_Writer):
         frame_count: int | None = None,
         force: bool = False,
         decimals: int = 3,
+        header_extra: dict[str, Any] | None = None,
     ) -> None:
         self.path = check_writable(path, force)
         self.partial = check_writable(partial_path(self.path), force)
@@ -178,6 +182,7 @@ class PredictionsWriter(_Writer):
             "fps": fps,
             "frame_count": frame_count,
             "skeleton": skeleton_to_dict(skeleton),
+            **(header_extra or {}),
         }
         self._fh: IO[str] | None = self.partial.open("w", encoding="utf-8")
         self._fh.write(json.dumps({"header": self.header}) + "\n")

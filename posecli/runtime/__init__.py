@@ -21,7 +21,13 @@ from posecli.runtime.frames import Frame, read_image, to_bgr_uint8
 from posecli.runtime.predictor import STAGES, Predictor, Stage
 from posecli.runtime.result import CropBatch, FramePrediction
 from posecli.runtime.spec import FlipSpec, TopDownSpec
-from posecli.runtime.threads import ThreadTuner, available_cores, thread_candidates
+from posecli.runtime.threads import (
+    ThreadMemory,
+    ThreadTuner,
+    available_cores,
+    cache_dir,
+    thread_candidates,
+)
 
 __all__ = [
     "BACKENDS",
@@ -34,11 +40,13 @@ __all__ = [
     "OrtBackend",
     "Predictor",
     "Stage",
+    "ThreadMemory",
     "ThreadTuner",
     "TopDownSpec",
     "TorchBackend",
     "TorchScriptBackend",
     "available_cores",
+    "cache_dir",
     "is_exported_model",
     "open_exported",
     "read_image",

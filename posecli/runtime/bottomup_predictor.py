@@ -114,8 +114,10 @@ class BottomupPredictor:
         threads: int | str | None = None,
         timings: dict[str, float] | None = None,
         prefetch: int | None = None,
+        workload: str = "stream",
     ) -> Iterator[tuple[Frame, FramePrediction]]:
-        """``(frame, result)`` per frame (one frame per network run; ``boxes`` is unused)."""
+        """``(frame, result)`` per frame (one frame per network run; ``boxes``, ``threads``,
+        ``prefetch`` and ``workload`` are accepted for the top-down signature, unused)."""
         timings = timings if timings is not None else {}
         for key in ("model", "postprocess"):
             timings.setdefault(key, 0.0)

@@ -41,7 +41,7 @@ from posecli.runtime.frames import Frame, read_image, to_bgr_uint8
 from posecli.runtime.geometry import box_crops, crop_to_image
 from posecli.runtime.result import CropBatch, FramePrediction
 from posecli.runtime.spec import TopDownSpec
-from posecli.runtime.threads import ThreadTuner
+from posecli.runtime.threads import ThreadMemory, ThreadTuner, available_cores
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +218,23 @@ class Predictor:
             scs.append(sc)
         return (np.concatenate(kps), np.concatenate(scs)) if len(kps) > 1 else (kps[0], scs[0])
 
+    def tuning_key(self, workload: str = "stream") -> str | None:
+        """What a measured thread count applies to: the model file (path, size, mtime), the
+        backend, the cores, the batch, the flip test and ``workload`` (the outputs and stages
+        of the run); ``None`` when the model is not a file (nothing to key it on)."""
+        path = getattr(self.backend, "path", None) or (Path(self.source) if self.source else None)
+        try:
+            st = Path(path).stat() if path is not None else None
+        except OSError:
+            st = None
+        if st is None or not Path(path).is_file():
+            return None
+        return (
+            f"{Path(path).resolve()}|{st.st_size}|{st.st_mtime_ns}|{self.backend.name}|"
+            f"cores={available_cores()}|batch={self.batch_size}|flip={int(self.flip_test)}|"
+            f"{workload}"
+        )
+
     # -- public ----------------------------------------------------------------------------
     def predict(
         self, image_or_frames: Any, bboxes: Any = None
@@ -282,6 +299,7 @@ class Predictor:
         threads: int | str | None = "auto",
         timings: dict[str, float] | None = None,
         prefetch: int | None = None,
+        workload: str = "stream",
     ) -> Iterator[tuple[Frame, FramePrediction]]:
         """``(frame, result)`` per frame of ``frames`` (images, paths or :class:`Frame`\\ s).
 
@@ -297,9 +315,11 @@ class Predictor:
                 previous frame's keypoints).
             threads: backend intra-op threads: a number, ``"auto"`` (measured on the first
                 batches among :func:`~posecli.runtime.threads.thread_candidates`) or ``None``
-                (leave the backend's setting).
+                (leave the backend's setting). A count measured earlier for the same model
+                file and ``workload`` is reused (:class:`~posecli.runtime.ThreadMemory`).
             timings: seconds per stage (:data:`STAGES`) are added here.
             prefetch: prepared frames queued ahead (default ``max(8, 2·batch_size)``).
+            workload: names what else the run does (outputs, stages), for the thread memory.
         """
         timings = timings if timings is not None else dict.fromkeys(STAGES, 0.0)
         for key in STAGES:
@@ -308,7 +328,8 @@ class Predictor:
         if isinstance(threads, int):
             self.backend.set_threads(threads)
         elif threads == "auto" and self.device == "cpu" and not sequential:
-            tuner = ThreadTuner(self.backend)
+            key = self.tuning_key(workload)
+            tuner = ThreadTuner(self.backend, memory=ThreadMemory() if key else None, key=key)
         prepared: Iterable[tuple[Frame, np.ndarray, np.ndarray, CropBatch]]
         gen = _prepare(self, frames, boxes, timings)
         background = None

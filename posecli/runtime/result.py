@@ -22,8 +22,8 @@ class FramePrediction:
         bbox_scores: ``(N,)``.
         track_ids: ``(N,)`` ints, or ``None`` without tracking.
         name: image file name or ``video#index``.
-        extras: results of later stages by name (e.g. ``keypoints_3d``), written by sinks that
-            know them.
+        extras: results of later stages by name (e.g. ``keypoints_3d``); arrays with one row
+            per instance are written into each instance's record.
     """
 
     frame: int
@@ -65,6 +65,12 @@ class FramePrediction:
             }
             for i in range(len(self))
         ]
+        for name, value in self.extras.items():  # per-instance results of later stages
+            arr = np.asarray(value) if isinstance(value, np.ndarray) else None
+            if arr is not None and arr.ndim >= 1 and len(arr) == len(self):
+                rounded = np.round(arr.astype(np.float64), 5)
+                for i, inst in enumerate(instances):
+                    inst[name] = nan_to_none(rounded[i].tolist())
         time_s = None if self.time_s is None else round(float(self.time_s), 6)
         return {
             "frame": int(self.frame),

@@ -16,7 +16,15 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-__all__ = ["draw_pose", "palette", "skeleton_style", "track_color"]
+__all__ = [
+    "DETAIL_FRACTION",
+    "draw_pose",
+    "instance_sizes",
+    "palette",
+    "size_aware_style",
+    "skeleton_style",
+    "track_color",
+]
 
 _SHIFT = 4  # sub-pixel bits for cv2 drawing
 _SCALE = 1 << _SHIFT
@@ -54,11 +62,40 @@ def skeleton_style(skeleton: Any) -> dict[str, np.ndarray | None]:
         return np.ascontiguousarray(np.asarray(colors, np.uint8).reshape(-1, 3)[:, ::-1])
 
     links = get("links")
+    detail = get("detail_ids")
     return {
         "links": None if links is None else np.asarray(links, np.int64).reshape(-1, 2),
         "keypoint_colors": bgr(get("keypoint_colors")),
         "link_colors": bgr(get("link_colors")),
+        "detail_ids": None if not detail else np.asarray(detail, np.int64).reshape(-1),
     }
+
+
+#: Size-aware drawing: radius = instance size / this (pixels), capped by the image size.
+RADIUS_PER_SIZE = 45.0
+#: Keypoints of dense parts (face, hands) and the links between them are drawn at this fraction.
+DETAIL_FRACTION = 0.4
+
+
+def instance_sizes(keypoints: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """``sqrt(w · h)`` of each instance's drawn keypoints' extent ``(N,)`` (0 with fewer than
+    two), the scale that size-aware radii and line widths follow."""
+    n = len(keypoints)
+    out = np.zeros(n)
+    for i in range(n):
+        pts = keypoints[i][visible[i]]
+        if len(pts) >= 2:
+            w, h = pts.max(0) - pts.min(0)
+            out[i] = float(np.sqrt(max(w, 1.0) * max(h, 1.0)))
+    return out
+
+
+def size_aware_style(size: float, image_size: tuple[int, int]) -> tuple[float, int]:
+    """``(radius, thickness)`` for an instance of ``size`` pixels: ``size / 45``, at least 1.5
+    px and at most ``max(W, H) / 160`` (the whole-image default); thickness half the radius."""
+    cap = max(2.0, max(image_size) / 160)
+    radius = float(np.clip(size / RADIUS_PER_SIZE, 1.5, cap)) if size > 0 else cap
+    return radius, max(1, round(radius / 2))
 
 
 def _fixed(points: np.ndarray) -> np.ndarray:
@@ -79,8 +116,9 @@ def draw_pose(
     keypoint_colors: np.ndarray | None = None,
     link_colors: np.ndarray | None = None,
     kpt_thr: float = 0.3,
-    radius: int = 3,
-    thickness: int = 1,
+    radius: float | None = 3,
+    thickness: int | None = 1,
+    detail_ids: np.ndarray | None = None,
     track_ids: np.ndarray | None = None,
     color_by: Literal["skeleton", "track"] = "skeleton",
     bboxes: np.ndarray | None = None,
@@ -99,7 +137,10 @@ def draw_pose(
         keypoint_colors: ``(K, 3)`` BGR (default: :func:`palette`).
         link_colors: ``(L, 3)`` BGR (default: the colour of each link's first keypoint).
         kpt_thr: score threshold for drawing.
-        radius, thickness: keypoint radius and line thickness in pixels.
+        radius, thickness: keypoint radius and line thickness in pixels; ``None``: size-aware,
+            from each instance's extent (:func:`size_aware_style`).
+        detail_ids: keypoints of dense parts (face, hands: a skeleton's ``detail_ids``), drawn
+            at :data:`DETAIL_FRACTION` of the radius, with 1-pixel links among them.
         track_ids: ``(N,)``: colours the box and id label of each instance, and, with
             ``color_by="track"``, its keypoints and links too.
         color_by: ``"skeleton"`` (skeleton colours) or ``"track"`` (one colour per track).
@@ -125,7 +166,16 @@ def draw_pose(
     lk = np.zeros((0, 2), np.int64) if links is None else np.asarray(links, np.int64).reshape(-1, 2)
     lc = kc[lk[:, 0]] if link_colors is None else np.asarray(link_colors, np.uint8).reshape(-1, 3)
     fixed = _fixed(np.nan_to_num(kpts))
+    fine = np.zeros(k, bool)
+    if detail_ids is not None and len(detail_ids):
+        fine[np.asarray(detail_ids, np.int64)] = True
+    fine_link = fine[lk[:, 0]] & fine[lk[:, 1]]
+    sizes = instance_sizes(kpts, ok) if radius is None or thickness is None else None
+    image_size = (canvas.shape[1], canvas.shape[0])
     for i in range(n):
+        r_i, t_i = size_aware_style(sizes[i], image_size) if sizes is not None else (0.0, 1)
+        rad = float(radius) if radius is not None else r_i
+        thick = int(thickness) if thickness is not None else t_i
         tcol = track_color(int(track_ids[i])) if track_ids is not None else None
         use_track = color_by == "track" and tcol is not None
         for j, (a, b) in enumerate(lk):
@@ -136,19 +186,21 @@ def draw_pose(
                     tuple(fixed[i, a]),
                     tuple(fixed[i, b]),
                     col,
-                    thickness,
+                    1 if fine_link[j] else thick,
                     cv2.LINE_AA,
                     _SHIFT,
                 )
         for kp in np.flatnonzero(ok[i]):
             col = tcol if use_track and tcol is not None else _bgr(kc[kp])
-            cv2.circle(canvas, tuple(fixed[i, kp]), radius * _SCALE, col, -1, cv2.LINE_AA, _SHIFT)
+            r = max(1.0, rad * DETAIL_FRACTION) if fine[kp] else rad
+            centre = tuple(fixed[i, kp])
+            cv2.circle(canvas, centre, round(r * _SCALE), col, -1, cv2.LINE_AA, _SHIFT)
         if show_bbox and bboxes is not None:
             _draw_box(
                 canvas,
                 np.asarray(bboxes, np.float64).reshape(-1, 4)[i],
                 tcol or (0, 255, 0),
-                thickness,
+                thick,
                 None if bbox_scores is None else float(np.asarray(bbox_scores).reshape(-1)[i]),
                 None if track_ids is None else int(track_ids[i]),
             )

@@ -21,7 +21,8 @@ class PredictionStyle:
     """How instances are drawn.
 
     Attributes:
-        radius, thickness: keypoint radius and link thickness in pixels (0: from image size).
+        radius, thickness: keypoint radius and link thickness in pixels (0: size-aware, from
+            each instance's extent).
         kpt_thr: keypoints scoring below this are not drawn.
         color_by: ``skeleton`` (the skeleton file's colours) or ``track`` (one per track id).
         show_bbox: draw boxes (with score and track id).
@@ -126,14 +127,13 @@ def render_predictions(
                         f"{predictions}: {k} keypoints but the skeleton has {len(names)}"
                     )
                 a = _arrays(rec, k)
-                w, h = frame.size
                 image = draw_pose(
                     image,
                     a["keypoints"],
                     a["scores"],
                     kpt_thr=style.kpt_thr,
-                    radius=style.radius or max(2, round(max(w, h) / 160)),
-                    thickness=style.thickness or max(1, round(max(w, h) / 320)),
+                    radius=style.radius or None,  # None: size-aware, as predict --render
+                    thickness=style.thickness or None,
                     track_ids=a["track_ids"],
                     color_by=style.color_by,  # type: ignore[arg-type]
                     bboxes=a["bboxes"],

@@ -15,7 +15,7 @@ from posecli.cli.app import create_app
 def _run(args: list[str], code: int = 0) -> str:
     result = CliRunner().invoke(create_app(), args)
     assert result.exit_code == code, f"posecli {' '.join(args)}\n{result.output}"
-    return result.output
+    return result.stdout if code == 0 else result.output  # errors go to stderr
 
 
 @pytest.mark.slow

@@ -95,6 +95,28 @@ def test_bad_swap_names_the_file(tmp_path) -> None:
         load_skeleton(path)
 
 
+def test_detail_ranges_round_trip_and_bad_names(tmp_path) -> None:
+    from posecli.data.metainfo import skeleton_from_dict
+
+    wb = load_skeleton("coco_wholebody")
+    assert wb.detail_ids == tuple(range(23, 133))  # face 68 + hands 2×21
+    assert wb.to_metainfo()["detail"] == [["face-0", "right_pinky_finger4"]]
+    assert skeleton_from_dict(wb.to_metainfo()).detail_ids == wb.detail_ids
+    assert (
+        load_skeleton("coco").detail_ids == ()
+        and "detail" not in load_skeleton("coco").to_metainfo()
+    )
+    path = tmp_path / "bad.toml"
+    path.write_text('keypoints = ["a", "b", "c"]\ndetail = [["b", "zz"]]\n')
+    with pytest.raises(DataError, match=r"bad\.toml: detail\[0\]: unknown keypoint 'zz'"):
+        load_skeleton(path)
+    path.write_text('keypoints = ["a", "b", "c"]\ndetail = [["c", "a"]]\n')
+    with pytest.raises(DataError, match=r"detail\[0\]: 'a' comes before 'c'"):
+        load_skeleton(path)
+    path.write_text('keypoints = ["a", "b", "c"]\ndetail = [["a", "a"], ["c", "c"]]\n')
+    assert load_skeleton(path).to_metainfo()["detail"] == [["a", "a"], ["c", "c"]]
+
+
 def test_infer_skeleton_warns() -> None:
     with pytest.warns(UserWarning, match="no left/right swaps"):
         s = infer_skeleton(["a", "b"])

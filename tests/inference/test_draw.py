@@ -66,6 +66,47 @@ def test_draw_pose_tracks_and_boxes() -> None:
     assert np.array_equal(empty, img)
 
 
+def _painted_disc(out: np.ndarray, centre: tuple[int, int], reach: int = 20) -> int:
+    """Pixels changed within ``reach`` of ``centre`` (x, y) on a blank 40-grey canvas."""
+    x, y = centre
+    patch = out[y - reach : y + reach + 1, x - reach : x + reach + 1].astype(int)
+    return int((np.abs(patch - 40).sum(-1) > 0).sum())
+
+
+def test_whole_body_face_and_hands_are_drawn_finer() -> None:
+    from posecli.data.metainfo import load_skeleton
+
+    style = skeleton_style(load_skeleton("coco_wholebody"))
+    assert style["detail_ids"] is not None and style["detail_ids"].tolist() == list(range(23, 133))
+    kpts = np.full((1, 133, 2), np.nan, np.float32)
+    kpts[0, 0] = (60, 60)  # nose (body)
+    kpts[0, 23] = (200, 60)  # face-0
+    kpts[0, 100] = (60, 200)  # a left-hand point
+    img = np.full((300, 300, 3), 40, np.uint8)
+    out = draw_pose(img, kpts, np.ones((1, 133)), radius=10, thickness=3, **style)
+    body, face, hand = (_painted_disc(out, c) for c in ((60, 60), (200, 60), (60, 200)))
+    assert body > 250  # π·10² ≈ 314
+    assert 25 < face < 0.25 * body and 25 < hand < 0.25 * body  # radius 4: π·4² ≈ 50
+    plain = draw_pose(img, kpts, np.ones((1, 133)), radius=10, thickness=3)
+    assert _painted_disc(plain, (200, 60)) > 250  # without the skeleton's detail: full size
+
+
+def test_size_aware_radius_follows_the_instance() -> None:
+    img = np.full((800, 800, 3), 40, np.uint8)
+    small = np.array([[[100, 100], [130, 100], [100, 130]]], np.float32)  # ~30 px instance
+    large = np.array([[[300, 300], [660, 300], [300, 660]]], np.float32)  # ~360 px instance
+
+    def area(image: np.ndarray, kpts: np.ndarray, radius: float | None, at: tuple) -> int:
+        return _painted_disc(draw_pose(image, kpts, radius=radius, thickness=None), at, 8)
+
+    a_small = area(img, small, None, (130, 100))
+    assert a_small == area(img, small, 1.5, (130, 100))  # 30 / 45 px, floored at 1.5 px
+    a_large = area(img, large, None, (660, 300))
+    assert a_large == area(img, large, 5, (660, 300)) > 4 * a_small  # 8 px, capped at 800/160
+    mid = np.array([[[100, 100], [190, 100], [100, 190]]], np.float32)  # 90 px: 2 px
+    assert area(img, mid, None, (100, 100)) == area(img, mid, 2, (100, 100)) < a_large
+
+
 def test_palette_and_skeleton_style() -> None:
     pal = palette(17)
     assert pal.shape == (17, 3) and len({tuple(c) for c in pal.tolist()}) == 17

@@ -40,6 +40,33 @@ def synthetic_samples(n: int, length: int, rng: np.random.Generator) -> list[dic
     return samples
 
 
+#: Recipe overrides that make the Human3.6M lifters small enough for tests.
+SMALL = {
+    "videopose3d-27": ["model.backbone.stem_channels=32", "model.head.in_channels=32"],
+    "motionbert": [
+        "model.backbone.feat_size=32",
+        "model.backbone.depth=1",
+        "model.backbone.seq_len=9",
+        "model.head.in_channels=32",
+        "model.head.embedding_size=32",
+    ],
+}
+
+
+def small_lifter_checkpoint(name: str, path: Path, seed: int = 0) -> Path:
+    """A random-weight checkpoint of ``recipes/h36m/NAME.toml`` made small by :data:`SMALL`."""
+    from posecli.api import build_model, skeleton_metainfo
+    from posecli.data.metainfo import load_skeleton
+    from posecli.engine.checkpoint import save_checkpoint
+    from posecli.recipe import load_recipe
+
+    recipe = load_recipe(RECIPES / f"{name}.toml", SMALL[name])
+    torch.manual_seed(seed)
+    model = build_model(recipe, pretrained=False).eval()
+    save_checkpoint(path, model, recipe, metainfo=skeleton_metainfo(load_skeleton("h36m")))
+    return path
+
+
 def train_mouse_lifter(path: Path, steps: int = 120, seed: int = 0) -> tuple[Path, list[float]]:
     """Train a receptive-field-9 TCN lifter on synthetic mouse projections; save a checkpoint."""
     from posecli.api import build_model, skeleton_metainfo

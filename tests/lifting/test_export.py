@@ -7,31 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from posecli.api import build_model, skeleton_metainfo
 from posecli.cli.app import create_app
-from posecli.data.metainfo import load_skeleton
-from posecli.engine.checkpoint import save_checkpoint
-from posecli.recipe import load_recipe
-from tests.lifting.conftest import RECIPES
-
-SMALL = {
-    "videopose3d-27": ["model.backbone.stem_channels=32", "model.head.in_channels=32"],
-    "motionbert": [
-        "model.backbone.feat_size=32",
-        "model.backbone.depth=1",
-        "model.backbone.seq_len=9",
-        "model.head.in_channels=32",
-        "model.head.embedding_size=32",
-    ],
-}
+from tests.lifting._synthetic import SMALL, small_lifter_checkpoint
 
 
 def _ckpt(name: str, tmp_path: Path) -> Path:
-    recipe = load_recipe(RECIPES / f"{name}.toml", SMALL[name])
-    model = build_model(recipe, pretrained=False).eval()
-    path = tmp_path / f"{name}.pt"
-    save_checkpoint(path, model, recipe, metainfo=skeleton_metainfo(load_skeleton("h36m")))
-    return path
+    return small_lifter_checkpoint(name, tmp_path / f"{name}.pt")
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))

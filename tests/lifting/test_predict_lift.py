@@ -79,7 +79,7 @@ def test_predict_lift_writes_and_renders_3d(tmp_path: Path, runner) -> None:
     assert len(doc["frames"]) == 40 and insts
     kp3 = np.array([i["keypoints_3d"] for i in insts])
     assert kp3.shape == (len(insts), 17, 3) and np.isfinite(kp3).all()
-    assert doc["lifting"]["skeleton"] == "mirror_mouse"
+    assert doc["lifting"]["skeleton"] == "mirror_mouse" and doc["lifting"]["window"] == "centred"
     rows = (out / "predictions_3d.csv").read_text().splitlines()
     assert len(rows) == len(insts) + 1 and rows[0].count(",") == 1 + 17 * 3
     video = next(out.glob("*_pose.mp4"))

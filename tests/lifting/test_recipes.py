@@ -65,7 +65,7 @@ def test_lifting_recipe_end_to_end(name: str, tmp_path: Path, runner) -> None:
     assert ckpt.is_file()
     res = runner.invoke(create_app(), ["eval", str(ckpt), "--json", "--device", "cpu"])
     assert res.exit_code == 0, res.output
-    values = json.loads(res.output[res.output.index("{") :])
+    values = json.loads(res.stdout[res.stdout.index("{") :])
     values = values.get("metrics", values)
     assert values["MPJPE"] > 0 and values["P-MPJPE"] > 0
     onnx = tmp_path / "lifter.onnx"

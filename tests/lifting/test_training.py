@@ -63,7 +63,7 @@ def test_videopose3d_trains_on_the_fixture_and_evaluates(tmp_path: Path, runner)
         ],
     )
     assert out.exit_code == 0, out.output
-    values = json.loads(out.output[out.output.index("{") :])
+    values = json.loads(out.stdout[out.stdout.index("{") :])
     values = values.get("metrics", values)
     assert values["MPJPE"] == pytest.approx(min(vals), rel=1e-4)
     assert values["P-MPJPE"] <= values["N-MPJPE"] <= values["MPJPE"] + 1e-6

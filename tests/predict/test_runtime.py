@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from posecli.inference.load import load_predictor
-from posecli.runtime import FramePrediction, Predictor, ThreadTuner
+from posecli.runtime import FramePrediction, Predictor, ThreadMemory, ThreadTuner
 
 from ._tiny import REPO
 from .conftest import VIDEO
@@ -192,6 +192,71 @@ def test_thread_tuner_keeps_the_fastest(monkeypatch: pytest.MonkeyPatch) -> None
     assert tuner.chosen == 2 and backend.threads == 2 and backend.calls == [2, 1, 2]
     assert tuner.rates == {2: pytest.approx(4.0), 1: pytest.approx(4 / 3)}
     assert tuner.finish() == "threads 2 (measured: 1 → 1.3 frames/s, 2 → 4.0 frames/s)"
+
+
+def test_thread_memory_skips_the_measurement_next_time(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import posecli.runtime.threads as threads
+
+    clock = [0.0]
+    monkeypatch.setattr(threads.time, "perf_counter", lambda: clock[0])
+    memory = ThreadMemory(tmp_path / "threads.json")
+    first = _FakeBackend(clock)
+    tuner = ThreadTuner(first, candidates=[2, 1], batches=2, memory=memory, key="model-a")
+    for _ in range(8):
+        tuner.step(4)
+        first.run_batch()
+    assert memory.recall("model-a") == (2, {2: pytest.approx(4.0), 1: pytest.approx(1.33)})
+    again = _FakeBackend(clock)
+    tuner = ThreadTuner(again, candidates=[2, 1], batches=2, memory=memory, key="model-a")
+    assert tuner.chosen == 2 and again.calls == [2]  # set once, no candidate tried
+    tuner.step(4)
+    assert tuner.finish().startswith("threads 2 (measured in an earlier run: 1 → 1.3")
+    other = _FakeBackend(clock)
+    ThreadTuner(other, candidates=[2, 1], memory=memory, key="model-b")
+    assert other.calls == [2] and memory.recall("model-b") is None  # measured afresh
+    # a choice no longer among the candidates (fewer cores now) is measured again
+    assert (
+        ThreadTuner(_FakeBackend(clock), candidates=[1], memory=memory, key="model-a").recalled
+        is False
+    )
+
+
+def test_thread_memory_survives_a_damaged_file(tmp_path: Path) -> None:
+    path = tmp_path / "threads.json"
+    path.write_text("{not json")
+    memory = ThreadMemory(path)
+    assert memory.recall("k") is None
+    memory.remember("k", 1, {1: 9.5, 2: 7.25})
+    assert memory.recall("k") == (1, {1: 9.5, 2: 7.25})
+    assert json.loads(path.read_text())["k"]["threads"] == 1
+    path.write_text(json.dumps({"k": {"threads": "x"}}))
+    assert memory.recall("k") is None
+
+
+def test_run_predict_remembers_the_thread_count(
+    tiny_ckpt: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from posecli.inference.run import PredictConfig, run_predict
+
+    monkeypatch.setenv("POSECLI_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr("posecli.runtime.threads.available_cores", lambda: 2)
+    monkeypatch.setattr("posecli.runtime.predictor.available_cores", lambda: 2)
+    pred = load_predictor(tiny_ckpt, backend="onnxruntime", device="cpu", batch_size=2)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(_frames(2) * 8):
+        cv2.imwrite(str(folder / f"{i:02d}.png"), frame)
+    config = PredictConfig(out=None, progress=False)
+    first = run_predict(folder, pred, config=config)
+    assert first.threads is not None and first.threads.startswith("threads ")
+    assert "earlier run" not in first.threads and "1 → " in first.threads
+    second = run_predict(folder, pred, config=config)
+    assert second.threads is not None and "(measured in an earlier run: 1 → " in second.threads
+    stored = json.loads((tmp_path / "cache" / "threads.json").read_text())
+    (key,) = stored
+    assert "|onnxruntime|cores=2|batch=2|flip=1|WholeFrameBoxes" in key, key
 
 
 def test_contracts_are_checked_when_built(predictor: Predictor, tmp_path: Path) -> None:

@@ -162,7 +162,7 @@ def test_every_shipped_recipe_is_covered() -> None:
 def _invoke(args: list[str]) -> str:
     result = CliRunner().invoke(create_app(), args)
     assert result.exit_code == 0, f"posecli {' '.join(args)}\n{result.output}"
-    return result.output
+    return result.stdout  # warnings and logs go to stderr
 
 
 def _eval_json(args: list[str]) -> dict[str, float]:

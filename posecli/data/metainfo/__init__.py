@@ -102,6 +102,9 @@ class Skeleton:
         joint_weights: (K,) float32 loss weights; sigmas: (K,) float32 OKS sigmas or (0,) if the
             dataset defines none.
         description: one line for ``posecli list skeletons``; source: file it came from.
+        detail_ids: keypoints of dense parts (face, hands) that renderers draw smaller, with
+            thinner links (TOML: ``detail = [["face-0", "face-67"], ...]``, inclusive name
+            ranges in keypoint order).
     """
 
     name: str
@@ -116,6 +119,7 @@ class Skeleton:
     sigmas: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     description: str = ""
     source: str = ""
+    detail_ids: tuple[int, ...] = ()
 
     @property
     def num_keypoints(self) -> int:
@@ -141,7 +145,18 @@ class Skeleton:
                 }
                 for j, (a, b) in enumerate(self.links)
             ],
+            **({"detail": self._detail_ranges()} if self.detail_ids else {}),
         }
+
+    def _detail_ranges(self) -> list[list[str]]:
+        """:attr:`detail_ids` as inclusive ``[first, last]`` name ranges."""
+        ranges: list[list[int]] = []
+        for i in sorted(self.detail_ids):
+            if ranges and ranges[-1][1] == i - 1:
+                ranges[-1][1] = i
+            else:
+                ranges.append([i, i])
+        return [[self.keypoint_names[a], self.keypoint_names[b]] for a, b in ranges]
 
     def _keypoint_entry(self, i: int) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -229,7 +244,26 @@ def skeleton_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Skele
         sigmas=np.array(sig if sig and sig[0] is not None else [], np.float32),
         description=str(data.get("description", "")),
         source=source,
+        detail_ids=_detail_ids(data.get("detail"), lookup, source),
     )
+
+
+def _detail_ids(ranges: Any, lookup: Mapping[str, int], source: str) -> tuple[int, ...]:
+    """Keypoint indices of ``detail = [[first, last], ...]`` (inclusive name ranges)."""
+    if not ranges:
+        return ()
+    ids: list[int] = []
+    for j, pair in enumerate(ranges):
+        if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
+            raise DataError(f"{source}: detail[{j}]: expected [first, last] keypoint names")
+        try:
+            a, b = (lookup[str(n)] for n in pair)
+        except KeyError as exc:
+            raise DataError(f"{source}: detail[{j}]: unknown keypoint {exc.args[0]!r}") from None
+        if b < a:
+            raise DataError(f"{source}: detail[{j}]: {pair[1]!r} comes before {pair[0]!r}")
+        ids.extend(range(a, b + 1))
+    return tuple(sorted(set(ids)))
 
 
 def load_skeleton_file(path: str | Path) -> Skeleton:
