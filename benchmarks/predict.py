@@ -12,7 +12,8 @@ CPU —, ``torchscript``): the frames/s of :func:`posecli.inference.run.run_pred
 thread → crop thread → backend with the flip test → decode → writer; backend threads measured
 by the first run and remembered, the second run — the one reported as ``e2e_fps`` — starts
 with them; ``e2e_first_run_fps`` includes the measurement) and the forward-only frames/s of the same backend at the same thread count on
-pre-cut crops (plain + mirrored, ``batch_size`` per run), and their ratio. ``auto_vs_baseline``
+pre-cut crops (plain + mirrored, ``batch_size`` per run), measured before and after the
+end-to-end runs and averaged (shared machines drift by ±20 % within minutes), and their ratio. ``auto_vs_baseline``
 compares ``--backend auto`` with the issue's 6.4 frames/s of ``posecli predict --checkpoint``
 before this runtime.
 
@@ -154,18 +155,23 @@ def bench_model(
     name: str, tmp: Path, video: Path, backends: list[str], rtmlib: bool
 ) -> dict[str, Any]:
     from posecli.inference.load import load_predictor
+    from posecli.runtime import available_cores
 
     ckpt = build_checkpoint(name, tmp / f"{name}.pt")
     sample = frames_of(video, 48)
     out: dict[str, Any] = {}
     for backend in backends:
         predictor = load_predictor(ckpt, backend=backend, device="cpu")
+        threads = available_cores()
+        fwd_before = forward_only(predictor, sample, threads)
         e2e = end_to_end(predictor, video, tmp / f"out-{name}-{backend}")
-        fwd = forward_only(predictor, sample, e2e["threads"] or 1)
+        fwd_after = forward_only(predictor, sample, e2e["threads"] or threads)
+        fwd = (fwd_before + fwd_after) / 2  # the machine's speed drifts: bracket the run
         out[backend] = {
             "e2e_fps": round(e2e["fps"], 2),
             "e2e_first_run_fps": round(e2e["first_run_fps"], 2),
             "forward_fps": round(fwd, 2),
+            "forward_fps_before_after": [round(fwd_before, 2), round(fwd_after, 2)],
             "ratio": round(e2e["fps"] / fwd, 3),
             "threads": e2e["threads"],
             "threads_measured": e2e["threads_measured"],

@@ -55,6 +55,15 @@ class PerDataset(Metric):
         return [f"{d}/{n}" for d, m in self.metrics.items() for n in m.reported_names()]
 
     def bind_dataset(self, dataset: Any) -> None:
+        """Refuse, before any batch runs, sources the (combined) dataset does not have."""
+        names = getattr(dataset, "names", None)
+        if names is not None:
+            missing = [d for d in self.metrics if d not in names]
+            if missing:
+                raise DataError(
+                    f"metric per_dataset: {missing[0]!r} is not a source of the validation "
+                    f"dataset (its sources: {', '.join(map(str, names))})"
+                )
         for m in self.metrics.values():
             m.bind_dataset(None)
 

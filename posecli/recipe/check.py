@@ -9,7 +9,8 @@ It goes beyond :func:`posecli.recipe.components.check_components` (names and arg
    ``model.head.input_size`` / ``simcc_split_ratio`` against ``codec.*``, the head's
    ``in_channels`` / ``in_featuremap_size`` against the backbone and neck's feature map at the
    codec's input size, every ``topdown_affine.input_size`` against ``codec.input_size``;
-3. ``train.save_best`` must be one of the names the metrics report (``coco/AP``, ``PCK``...);
+3. ``train.save_best`` must be one of the names the metrics report (``coco/AP``, ``PCK``...),
+   and every ``per_dataset`` metric must name sources of the combined validation dataset;
 4. a synthetic sample (a grey image, one instance in a box) runs through the training pipeline,
    the model's loss, the validation pipeline and ``predict``: shapes of codec targets, head
    outputs and decode are proven to fit before the first real batch.
@@ -59,6 +60,7 @@ def _check_built(recipe: Recipe, skeleton: Any) -> None:
             skeleton = load_skeleton(recipe.data.skeleton)
         except PoseCliError as exc:
             raise RecipeError(f"data.skeleton: {exc}") from None
+    _check_per_dataset_sources(recipe)
     if recipe.model.kind == "lifting":  # 2D→3D lifter: no crop geometry (its own dry run)
         from posecli.models.estimators.lifting_check import check_lifting_recipe
 
@@ -93,6 +95,56 @@ def _check_built(recipe: Recipe, skeleton: Any) -> None:
                 f"(they report {', '.join(names)})"
             )
     _dry_run(recipe, model, skeleton)
+
+
+def combined_sources(split: Any) -> list[str] | None:
+    """The source names (``alias`` or format name) of a split's ``combined`` dataset, or
+    ``None`` when the split's dataset is not combined."""
+    from posecli.plugins import registry
+
+    if split is None:
+        return None
+    try:
+        name = registry("datasets").get(split.dataset.name).name
+    except Exception:  # an unknown dataset is check_components' message
+        return None
+    if name != "combined":
+        return None
+    entries = split.dataset.kwargs.get("datasets") or []
+    return [str(e.get("alias", e.get("name"))) for e in entries if isinstance(e, Mapping)]
+
+
+def _check_per_dataset_sources(recipe: Recipe) -> None:
+    """Every ``per_dataset`` metric names sources of the combined validation dataset (found at
+    the end of the first validation otherwise, an epoch into training)."""
+    from posecli.plugins import registry
+
+    reg = registry("metrics")
+    split = recipe.data.test if recipe.data.val is None else recipe.data.val
+    for i, metric in enumerate(recipe.eval.metrics):
+        try:
+            is_per_dataset = reg.get(metric.name).name == "per_dataset"
+        except Exception:
+            continue
+        if not is_per_dataset:
+            continue
+        where = f"eval.metrics.{i}.datasets"
+        sources = combined_sources(split)
+        if split is None:
+            continue  # nothing to validate on: eval --set data.val... decides
+        if sources is None:
+            raise RecipeError(
+                f"eval.metrics.{i}: per_dataset needs a combined validation dataset, but "
+                f"data.{'val' if recipe.data.val is not None else 'test'}.dataset is "
+                f"{split.dataset.name!r}"
+            )
+        for name in metric.kwargs.get("datasets") or []:
+            if str(name) not in sources:
+                raise RecipeError(
+                    f"{where}: {name!r} is not a source of the validation dataset "
+                    f"(its sources: {', '.join(sources)}; a source is named by its 'alias' "
+                    "or its format)"
+                )
 
 
 def _check_pipelines_input_size(recipe: Recipe) -> None:

@@ -110,3 +110,45 @@ def test_training_on_two_fixtures_with_different_skeletons(tmp_path: Path) -> No
     assert {"coco/PCK", "aic/PCK", "coco/EPE", "aic/EPE"} <= set(val)
     epoch = [r for r in records if r["type"] == "epoch"]
     assert len(epoch) == 1
+
+
+def test_per_dataset_sources_are_checked_before_training(tmp_path: Path) -> None:
+    """A misspelt source would otherwise fail at the end of the first validation, an epoch
+    into training; the recipe check refuses it in one line, naming the key and the sources."""
+    text = RECIPE.read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        text.replace('datasets = ["coco", "aic"] },\n]', 'datasets = ["coco", "aicx"] },\n]')
+    )
+    assert bad.read_text() != text
+    os.chdir(REPO)
+    work = tmp_path / "run"
+    result = CliRunner().invoke(create_app(), ["train", str(bad), "--work-dir", str(work)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert "eval.metrics.1.datasets: 'aicx' is not a source of the validation dataset" in lines[0]
+    assert "its sources: coco, aic" in lines[0] and not (work / "metrics.jsonl").exists()
+    plain = tmp_path / "plain.toml"
+    val = text[text.index("[data.val]") : text.index("[train]")]
+    plain.write_text(
+        text.replace(
+            val,
+            val.split("dataset = ")[0] + 'dataset = { name = "coco", ann_file = '
+            '"coco/test_coco.json", images = "coco" }\npipeline = [{ name = "load_image" }, '
+            '{ name = "get_bbox_center_scale" }, { name = "topdown_affine" }]\n\n',
+        )
+    )
+    result = CliRunner().invoke(create_app(), ["recipe", "show", str(plain)])
+    assert result.exit_code == 1
+    assert "per_dataset needs a combined validation dataset" in result.output, result.output
+
+
+def test_per_dataset_refuses_a_dataset_without_its_sources() -> None:
+    metric = build_metric(
+        {"name": "per_dataset", "metric": {"name": "epe"}, "datasets": ["coco", "mpii"]},
+        load_skeleton("coco"),
+    )
+    ds = _build(mapping=AIC_TO_COCO)
+    with pytest.raises(DataError, match=r"'mpii' is not a source .* \(its sources: coco, aic\)"):
+        metric.bind_dataset(ds)
