@@ -9,8 +9,8 @@
    (396×406) with a random-weight RTMPose-style 2D checkpoint (tests/predict/_tiny.py), 2D only
    vs ``--lift`` with a small TCN lifter (receptive field 9) trained for a few steps on synthetic
    projections of the mouse skeleton (tests/lifting/_synthetic.py); frames/s of each and their
-   ratio, after one untimed 2D run. The lift stage (load, per-track lifting, predictions.json /
-   CSV rewrite) is included.
+   ratio, after one untimed 2D run. Lifting streams with the run (``LiftStream`` in front of the
+   writers, ``predictions_3d.csv`` streamed); loading the lifter is included.
 
 Usage: ``python benchmarks/lift.py [--batches 1,64] [--mb-batches 1,64] [--frames 200]``.
 The 1-minute load average before and after is reported: other jobs may share these CPUs.
