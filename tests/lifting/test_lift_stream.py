@@ -191,3 +191,23 @@ def test_first_frame_without_a_size_is_refused(tcn: Lifter, tmp_path: Path) -> N
     _, result = _frame(0, kps, scores, None)
     with pytest.raises(PoseCliError, match="image size"):
         LiftStream(tcn, []).write(None, result)
+
+
+def test_motionbert_runs_one_clip_at_a_time_on_the_cpu(
+    motionbert: Lifter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batched MotionBERT clips are slower per clip on the CPU (memory-bound attention)."""
+    seen: list[int] = []
+    original = motionbert.model.predict_outputs
+
+    def spy(x, flip_indices):
+        seen.append(int(x.shape[0]))
+        return original(x, flip_indices)
+
+    monkeypatch.setattr(motionbert.model, "predict_outputs", spy)
+    kps, scores = _track(27, seed=6)
+    clips = kps.reshape(3, 9, 17, 2)
+    out = motionbert.lift_clips(clips, scores.reshape(3, 9, 17), SIZE)
+    assert seen == [1, 1, 1] and out.shape == (3, 9, 17, 3)
+    one = motionbert.lift_clips(clips[1:2], scores.reshape(3, 9, 17)[1:2], SIZE)
+    np.testing.assert_allclose(out[1], one[0], atol=1e-5)
