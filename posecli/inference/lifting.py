@@ -17,6 +17,7 @@ when the lifter's skeleton is ``h36m``. :func:`lift_predictions` lifts a finishe
 
 from __future__ import annotations
 
+import bisect
 import csv
 from collections import deque
 from collections.abc import Sequence
@@ -201,27 +202,26 @@ class _History:
     """One track's recent 2D poses by frame index (oldest first)."""
 
     def __init__(self) -> None:
-        self.frames: deque[int] = deque()
-        self.poses: deque[tuple[np.ndarray, np.ndarray]] = deque()
+        self.frames: list[int] = []
+        self.keypoints: list[np.ndarray] = []
+        self.scores: list[np.ndarray] = []
 
     def add(self, frame: int, keypoints: np.ndarray, scores: np.ndarray) -> None:
         self.frames.append(frame)
-        self.poses.append((keypoints, scores))
+        self.keypoints.append(keypoints)
+        self.scores.append(scores)
 
     def drop_before(self, frame: int) -> None:
-        while self.frames and self.frames[0] < frame:
-            self.frames.popleft()
-            self.poses.popleft()
+        n = bisect.bisect_left(self.frames, frame)
+        if n:
+            del self.frames[:n], self.keypoints[:n], self.scores[:n]
 
     def window(self, wanted: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         """Poses ``(L, K, 2)``, ``(L, K)`` at the ``wanted`` frames, from the appearances in
         frames ``lo..hi`` (nearest one for a frame the track is not in)."""
-        frames = np.fromiter(self.frames, np.int64, len(self.frames))
-        keep = np.flatnonzero((frames >= lo) & (frames <= hi))
-        rows = keep[nearest_rows(frames[keep], wanted)]
-        kps = np.stack([self.poses[r][0] for r in rows])
-        scs = np.stack([self.poses[r][1] for r in rows])
-        return kps, scs
+        a, b = bisect.bisect_left(self.frames, lo), bisect.bisect_right(self.frames, hi)
+        rows = nearest_rows(np.asarray(self.frames[a:b], np.int64), wanted)
+        return np.stack(self.keypoints[a:b])[rows], np.stack(self.scores[a:b])[rows]
 
 
 class LiftStream:
@@ -299,6 +299,11 @@ class LiftStream:
         ).astype(np.float32)
         if self.convert:
             kps, scs = coco_to_h36m(kps, scs)
+        if len(kps) and kps.shape[1] != self.lifter.num_keypoints:
+            raise PoseCliError(
+                f"--lift: the 2D model gives {kps.shape[1]} keypoints, the lifter expects "
+                f"{self.lifter.num_keypoints}"
+            )
         keys = track_keys(result)
         for key, kp, sc in zip(keys, kps, scs, strict=True):
             self.history.setdefault(key, _History()).add(result.frame, kp, sc)
@@ -326,15 +331,7 @@ class LiftStream:
         n = self._ready(final)
         if not final and n < self.chunk:
             return
-        if self.clips and not final:  # whole clips only
-            last_clip = self.pending[n - 1][1].frame // self.length
-            while (
-                n
-                and self.pending[n - 1][1].frame // self.length == last_clip
-                and not ((last_clip + 1) * self.length - 1 <= self.last)
-            ):
-                n -= 1
-        if n == 0:
+        if n == 0:  # (ready clips are whole: a clip's frames become ready together)
             return
         items = [self.pending.popleft() for _ in range(n)]
         if self.clips:

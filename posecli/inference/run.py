@@ -508,6 +508,7 @@ def run_predict(
         lift = _lift_stream(config, predictor, stack, paths)
         header = {"lifting": lift.describe()} if lift is not None else None
         all_sinks = [*make_sinks(config, src, predictor, stack, paths, header), *sinks]
+        workload = _workload(boxes, all_stages, [*all_sinks, *([lift] if lift else [])])
         if lift is not None:  # frames reach the sinks once lifted (closed before them)
             lift.sinks[:0] = all_sinks
             stack.callback(lift.close)
@@ -522,7 +523,7 @@ def run_predict(
             sequential=sequential,
             threads=config.threads if config.threads else "auto",
             timings=timings,
-            workload=_workload(boxes, all_stages, all_sinks),
+            workload=workload,
         )
         stack.callback(frames.close)
         for frame, result in frames:

@@ -106,7 +106,7 @@ def combined_sources(split: Any) -> list[str] | None:
         return None
     try:
         name = registry("datasets").get(split.dataset.name).name
-    except Exception:  # an unknown dataset is check_components' message
+    except PoseCliError:  # an unknown dataset is check_components' message
         return None
     if name != "combined":
         return None
@@ -121,17 +121,16 @@ def _check_per_dataset_sources(recipe: Recipe) -> None:
 
     reg = registry("metrics")
     split = recipe.data.test if recipe.data.val is None else recipe.data.val
+    if split is None:
+        return  # nothing to validate on: eval --set data.val... decides
+    sources = combined_sources(split)
     for i, metric in enumerate(recipe.eval.metrics):
         try:
             is_per_dataset = reg.get(metric.name).name == "per_dataset"
-        except Exception:
+        except PoseCliError:  # an unknown metric is check_components' message
             continue
         if not is_per_dataset:
             continue
-        where = f"eval.metrics.{i}.datasets"
-        sources = combined_sources(split)
-        if split is None:
-            continue  # nothing to validate on: eval --set data.val... decides
         if sources is None:
             raise RecipeError(
                 f"eval.metrics.{i}: per_dataset needs a combined validation dataset, but "
@@ -141,7 +140,7 @@ def _check_per_dataset_sources(recipe: Recipe) -> None:
         for name in metric.kwargs.get("datasets") or []:
             if str(name) not in sources:
                 raise RecipeError(
-                    f"{where}: {name!r} is not a source of the validation dataset "
+                    f"eval.metrics.{i}.datasets: {name!r} is not a source of the validation dataset "
                     f"(its sources: {', '.join(sources)}; a source is named by its 'alias' "
                     "or its format)"
                 )

@@ -222,15 +222,13 @@ class Predictor:
         """What a measured thread count applies to: the model file (path, size, mtime), the
         backend, the cores, the batch, the flip test and ``workload`` (the outputs and stages
         of the run); ``None`` when the model is not a file (nothing to key it on)."""
-        path = getattr(self.backend, "path", None) or (Path(self.source) if self.source else None)
-        try:
-            st = Path(path).stat() if path is not None else None
-        except OSError:
-            st = None
-        if st is None or not Path(path).is_file():
+        raw = getattr(self.backend, "path", None) or self.source
+        path = Path(raw) if raw else None
+        if path is None or not path.is_file():
             return None
+        st = path.stat()
         return (
-            f"{Path(path).resolve()}|{st.st_size}|{st.st_mtime_ns}|{self.backend.name}|"
+            f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{self.backend.name}|"
             f"cores={available_cores()}|batch={self.batch_size}|flip={int(self.flip_test)}|"
             f"{workload}"
         )

@@ -66,9 +66,8 @@ class FramePrediction:
             for i in range(len(self))
         ]
         for name, value in self.extras.items():  # per-instance results of later stages
-            arr = np.asarray(value) if isinstance(value, np.ndarray) else None
-            if arr is not None and arr.ndim >= 1 and len(arr) == len(self):
-                rounded = np.round(arr.astype(np.float64), 5)
+            if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == len(self):
+                rounded = np.round(value.astype(np.float64), 5)
                 for i, inst in enumerate(instances):
                     inst[name] = nan_to_none(rounded[i].tolist())
         time_s = None if self.time_s is None else round(float(self.time_s), 6)

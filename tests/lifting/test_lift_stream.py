@@ -7,8 +7,6 @@ causal ones not at all, and MotionBERT clips must equal the clips of the whole t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -184,13 +182,18 @@ def test_motionbert_lifts_whole_clips(motionbert: Lifter) -> None:
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 
-def test_first_frame_without_a_size_is_refused(tcn: Lifter, tmp_path: Path) -> None:
+def test_first_frame_without_a_size_and_a_keypoint_mismatch_are_refused(tcn: Lifter) -> None:
     from posecli.errors import PoseCliError
 
     kps, scores = _track(1)
-    _, result = _frame(0, kps, scores, None)
+    frame, result = _frame(0, kps, scores, None)
     with pytest.raises(PoseCliError, match="image size"):
         LiftStream(tcn, []).write(None, result)
+    _, wrong = _frame(0, kps[:, :13], scores[:, :13], None)
+    with pytest.raises(
+        PoseCliError, match="the 2D model gives 13 keypoints, the lifter expects 17"
+    ):
+        LiftStream(tcn, []).write(frame, wrong)
 
 
 def test_motionbert_runs_one_clip_at_a_time_on_the_cpu(
