@@ -6,9 +6,17 @@ backward; batch ``--batch`` of the bundled COCO fixture's training images throug
 recipe's bottom-up pipeline) and of ``predict_instances`` on one image (flip test as the
 recipe), with the seconds spent in the torch-free decoding (grouping / NMS) alone.
 
-Usage: ``python benchmarks/bottomup.py [--size 256] [--batch 2] [--repeat 3]``. The 1-minute
-load average before and after is reported: other jobs may share these CPUs. The fly recipe and
-RTMO-s of the issue are not built yet, so they are not measured.
+The fly recipe (``recipes/flies.toml``, two stages) with a trained run (``--flies-run``,
+default ``work_dirs/flies``): training images/s of each stage (the centroid model on whole
+1024² frames seen at 256², the centred-instance model on 128² crops; a step of the recipe's
+batch through its training pipeline), and ``predict`` frames/s on the first ``--frames``
+frames of the bundled clip (2 flies, 1024²): the two-stage pipeline (boxes from the trained
+detector) against the centred-instance model given the labelled boxes, same backend, same
+process, side by side. RTMO is not built yet, so it is not measured.
+
+Usage: ``python benchmarks/bottomup.py [--size 256] [--batch 2] [--repeat 3] [--frames 100]
+[--flies-run DIR]``. The 1-minute load average before and after is reported: other jobs may
+share these CPUs.
 """
 
 from __future__ import annotations
@@ -87,11 +95,94 @@ def _measure(name: str, root: Path, size: int, batch: int, repeat: int) -> dict[
     }
 
 
+def _train_rate(recipe: object, repeat: int) -> float:
+    """Images/s of a training step at the recipe's batch size (samples through its pipeline)."""
+    import torch
+
+    from posecli.api import build_model
+    from posecli.data.collate import collate
+    from posecli.data.loader import build_torch_dataset
+
+    model = build_model(recipe, pretrained=False).train()
+    data = build_torch_dataset(recipe, "train")
+    batch = recipe.data.train.batch_size
+    batches = [
+        collate([data[(i * batch + j) % len(data)] for j in range(batch)])
+        for i in range(repeat + 1)
+    ]
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    for i, one in enumerate(batches):
+        if i == 1:
+            t0 = time.perf_counter()  # the first step warms up
+        opt.zero_grad()
+        model.loss(one)["loss"].backward()
+        opt.step()
+    return batch * repeat / (time.perf_counter() - t0)
+
+
+def _flies(run: Path, frames: int, repeat: int) -> dict[str, object]:
+    """Training and predict speed of the two-stage fly recipe."""
+    import cv2
+    import numpy as np
+
+    from posecli.data.converters.sleap import read_sleap
+    from posecli.engine.two_stage import detector_recipe
+    from posecli.predict import stream
+    from posecli.recipe import load_recipe
+
+    clip = REPO / "examples" / "sleap-flies" / "clip.mp4"
+    centred = load_recipe(
+        REPO / "posecli" / "recipes" / "flies.toml", ["model.backbone.pretrained=false"]
+    )
+    centroid = detector_recipe(centred, ["model.backbone.pretrained=false"])
+    out: dict[str, object] = {
+        "train_images_per_s": {
+            "centroid_1024_at_256": round(_train_rate(centroid, repeat), 2),
+            "centred_instance_crops_128": round(_train_rate(centred, repeat), 2),
+        }
+    }
+    ckpt = run / "best.pt"
+    if not ckpt.is_file() or not (run / "detector" / "best.pt").is_file():
+        out["predict"] = f"not measured: no trained run in {run} (posecli train recipes/flies.toml)"
+        return out
+    ann = read_sleap(REPO / "examples" / "sleap-flies" / "clip.slp", skeleton="sleap_fly13")
+    frame_of = np.array([ann.images[i].frame_idx for i in ann.image_index])
+    xywh = ann.bbox
+
+    def labelled(frame: object) -> np.ndarray:
+        rows = np.flatnonzero(frame_of == frame.index)  # type: ignore[attr-defined]
+        return np.concatenate([xywh[rows, :2], xywh[rows, :2] + xywh[rows, 2:]], axis=1)
+
+    cap = cv2.VideoCapture(str(clip))
+    images = [cap.read()[1] for _ in range(frames)]
+    cap.release()
+
+    def rate(**kwargs: object) -> float:
+        list(stream(images[:8], model=ckpt, **kwargs))  # warm-up: sessions, threads
+        t0 = time.perf_counter()
+        n = sum(1 for _ in stream(images, model=ckpt, **kwargs))
+        return n / (time.perf_counter() - t0)
+
+    two_stage = rate()
+    given = rate(boxes=labelled)
+    two_stage_again = rate()
+    out["predict_frames_per_s"] = {
+        "two_stage": round((two_stage + two_stage_again) / 2, 2),
+        "two_stage_before_after": [round(two_stage, 2), round(two_stage_again, 2)],
+        "centred_instance_labelled_boxes": round(given, 2),
+        "frames": frames,
+        "frame_size": [1024, 1024],
+    }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--flies-run", type=Path, default=REPO / "work_dirs" / "flies")
     args = parser.parse_args()
     load = [round(os.getloadavg()[0], 2)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,6 +191,7 @@ def main() -> None:
             name: _measure(name, root, args.size, args.batch, args.repeat)
             for name in ("ae-hrnet-w32", "dekr-hrnet-w32")
         }
+    results["flies"] = _flies(args.flies_run, args.frames, args.repeat)
     load.append(round(os.getloadavg()[0], 2))
     print(json.dumps({"size": args.size, "batch": args.batch, **results, "loadavg_1m": load}))
 

@@ -56,6 +56,7 @@ def stream(
     predictor: Predictor | None = None,
     boxes: Callable[[Any], Any] | str | Path | None = None,
     detector: str | None = None,
+    detector_weights: str | Path | None = None,
     track: bool = False,
     smooth: bool = False,
     stages: Sequence[Stage] = (),
@@ -70,18 +71,25 @@ def stream(
         predictor: an already loaded predictor (instead of ``model``).
         boxes: ``boxes(frame) -> (M, 4) xyxy``, a COCO detection-results file, or ``None``
             (the whole frame).
-        detector: a registered detector name (``posecli list detectors``) instead of ``boxes``.
+        detector: a registered detector name (``posecli list detectors``) instead of ``boxes``;
+            ``detector_weights`` its weights. A two-stage checkpoint (recipe ``[detector]``)
+            brings its own detector when neither ``boxes`` nor ``detector`` is given.
         track, smooth: track ids, One-Euro smoothing (as ``posecli predict``).
         stages: extra ``stage(frame, result) -> result`` run after them.
         load_options: ``backend``, ``device``, ``batch_size``, ``flip_test``, ``threads``.
     """
+    from posecli.engine.two_stage import checkpoint_detector
     from posecli.inference.run import PredictConfig, make_stages
     from posecli.inference.setup import make_box_provider, resolve_model_spec
     from posecli.inference.sources import FrameSource, open_source
 
+    bbox_thr = 0.3
     if predictor is None:
         spec, _ = resolve_model_spec(None, str(model) if model is not None else None)
         predictor = load(spec, **load_options)
+        stage = checkpoint_detector(spec) if boxes is None and detector is None else None
+        if stage is not None:
+            detector, detector_weights, bbox_thr = stage
     src: Any = source
     if isinstance(source, (str, Path)):
         src = open_source(source)
@@ -90,6 +98,8 @@ def stream(
         box_fn = make_box_provider(
             bbox_file=Path(boxes) if isinstance(boxes, (str, Path)) else None,
             detector=detector,
+            detector_weights=None if detector_weights is None else str(detector_weights),
+            bbox_thr=bbox_thr,
             device=predictor.device,
             skeleton=predictor.skeleton,
         )

@@ -55,6 +55,8 @@ _SKELETONS: tuple[tuple[str, str], ...] = (
     ("panoptic_hand2d", "CMU Panoptic hand (21)"),
     ("posetrack18", "PoseTrack18 (17, COCO order)"),
     ("rhd", "Rendered Handpose Dataset hand (21)"),
+    ("sleap_fly13", "SLEAP two-fly clip: fruit fly seen from above (13)"),
+    ("sleap_fly_anchor", "SLEAP two-fly clip, anchor part only: the thorax (1)"),
     ("ubody2d", "UBody 2D whole body (133, COCO-WholeBody order)"),
     ("wflw", "WFLW face landmarks (98)"),
     ("zebra", "Grévy's zebra (9)"),

@@ -29,6 +29,12 @@ def posecli_register_metrics(register: RegisterCallback) -> None:
         help="COCO keypoint AP/AR through pycocotools (coco/AP, coco/AR, ...)",
     )
     register(
+        "instance_match",
+        "posecli.evaluation.instance_match:InstanceMatch",
+        aliases=("InstanceMatch", "sleap_match"),
+        help="matched instances (greedy OKS): match/recall, match/precision, match/error (px)",
+    )
+    register(
         "mpjpe",
         "posecli.evaluation.mpjpe:MPJPE",
         aliases=("MPJPE",),

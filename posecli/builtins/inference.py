@@ -1,4 +1,5 @@
-"""Built-in person detectors for ``posecli predict --detector NAME`` (torchvision, offline).
+"""Built-in detectors for ``posecli predict --detector NAME``: torchvision's person detectors
+(offline) and ``bottomup``, a posecli bottom-up checkpoint's instances as boxes.
 
 Each factory is ``factory(weights=None, device="cpu", **builder_kwargs) -> TorchvisionDetector``;
 ``weights`` is a local file or ``torchvision://DEFAULT`` (from the torch hub cache only).
@@ -35,3 +36,9 @@ def posecli_register_detectors(register: RegisterCallback) -> None:
     """Register the torchvision person detectors with lazy factories."""
     for name, aliases, help_text in _DETECTORS:
         register(name, f"{_MODULE}:{name}", aliases=aliases, help=help_text)
+    register(
+        "bottomup",
+        "posecli.inference.instance_detector:bottomup",
+        aliases=("instances", "centroid"),
+        help="the instances of a posecli bottom-up checkpoint (--detector-weights) as boxes",
+    )

@@ -8,6 +8,9 @@ from typing import Annotated
 import typer
 
 from posecli.cli.options import (
+    BboxThrOption,
+    DetectorOption,
+    DetectorWeightsOption,
     DeviceOption,
     FlipTestOption,
     ForceOption,
@@ -33,6 +36,9 @@ def eval_command(
     bbox_file: Annotated[
         Path | None, option("--bbox-file", detail="Used instead of the ground-truth boxes.")
     ] = None,
+    detector: DetectorOption = None,
+    detector_weights: DetectorWeightsOption = None,
+    bbox_thr: BboxThrOption = 0.3,
     flip_test: FlipTestOption = None,
     overrides: SetOption = None,
     device: DeviceOption = "auto",
@@ -61,6 +67,9 @@ def eval_command(
         data=data,
         data_format=data_format,
         bbox_file=bbox_file,
+        detector=detector,
+        detector_weights=detector_weights,
+        bbox_thr=bbox_thr,
         flip_test=flip_test,
         overrides=list(overrides or []),
         device=device,

@@ -102,6 +102,19 @@ FlipTestOption = Annotated[
     ),
 ]
 BboxFileOption = Annotated[Path | None, option("--bbox-file")]
+DetectorOption = Annotated[
+    str | None,
+    typer.Option("--detector", help="Registered detector (posecli list detectors)."),
+]
+DetectorWeightsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--detector-weights",
+        help="Detector weights: a file (for 'bottomup' a posecli bottom-up checkpoint) or "
+        "torchvision://DEFAULT.",
+    ),
+]
+BboxThrOption = Annotated[float, typer.Option("--bbox-thr", help="Box score threshold.")]
 KptThrOption = Annotated[
     float, option("--kpt-thr", detail="Keypoints scoring below are not drawn.")
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,6 +11,9 @@ import typer
 
 from posecli.cli.options import (
     BboxFileOption,
+    BboxThrOption,
+    DetectorOption,
+    DetectorWeightsOption,
     DeviceOption,
     FlipTestOption,
     ForceOption,
@@ -17,6 +21,8 @@ from posecli.cli.options import (
     option,
 )
 from posecli.cli.output import print_json, stderr_console, stdout_console
+
+log = logging.getLogger(__name__)
 
 
 class Backend(str, Enum):
@@ -66,21 +72,13 @@ def predict_command(
         int | None,
         typer.Option("--bbox-category", help="Keep only this category_id of --bbox-file."),
     ] = None,
-    detector: Annotated[
-        str | None,
-        typer.Option("--detector", help="Registered detector (posecli list detectors)."),
-    ] = None,
-    detector_weights: Annotated[
-        str | None,
-        typer.Option(
-            "--detector-weights", help="Detector weights: a file or torchvision://DEFAULT."
-        ),
-    ] = None,
+    detector: DetectorOption = None,
+    detector_weights: DetectorWeightsOption = None,
     det_every: Annotated[
         int,
         typer.Option("--det-every", min=1, help="Detect every N frames; follow keypoints between."),
     ] = 1,
-    bbox_thr: Annotated[float, typer.Option("--bbox-thr", help="Box score threshold.")] = 0.3,
+    bbox_thr: BboxThrOption = 0.3,
     nms_thr: Annotated[float, typer.Option("--nms-thr", help="Box NMS IoU threshold.")] = 0.3,
     max_instances: Annotated[
         int | None, typer.Option("--max-instances", min=1, help="Keep the best N boxes per frame.")
@@ -144,6 +142,7 @@ def predict_command(
 ) -> None:
     """Predict poses: boxes (whole frame, file or detector) → batched top-down model → files."""
     from posecli.cli.app import quiet_enabled
+    from posecli.engine.two_stage import checkpoint_detector
     from posecli.errors import PoseCliError
     from posecli.inference.run import PredictConfig
     from posecli.inference.setup import (
@@ -171,6 +170,11 @@ def predict_command(
             f"{spec} is a bottom-up model: it finds every instance itself; drop "
             "--bbox/--bbox-file/--detector"
         )
+    if not (bbox or bbox_file or detector) and not isinstance(predictor, BottomupPredictor):
+        stage = checkpoint_detector(spec)  # a two-stage recipe brings its own detector
+        if stage is not None:
+            detector, detector_weights, bbox_thr = stage
+            log.info("boxes from the checkpoint's detector %s (%s)", detector, detector_weights)
     boxes = make_box_provider(
         bbox=bbox,
         bbox_file=bbox_file,

@@ -46,6 +46,7 @@ def train_command(
     """Train a pose model from a recipe; writes checkpoints, metrics.jsonl and curves.png."""
     from posecli.cli.app import quiet_enabled
     from posecli.engine.training_run import run_training
+    from posecli.engine.two_stage import detector_recipe, train_detector
     from posecli.recipe import load_recipe
     from posecli.recipe.check import check_recipe
 
@@ -61,6 +62,7 @@ def train_command(
         )
     resolved = load_recipe(recipe, sets)
     check_recipe(resolved, str(recipe))  # every component built, geometry agreed: before any work
+    detector_stage = detector_recipe(resolved, [f"seed={resolved.seed}"])  # checked now, too
     if nproc > 1 and "LOCAL_RANK" not in os.environ:
         _claim_for_launch(resolved, work_dir, force, resume_arg is not None)
         _relaunch_with_torchrun(nproc)
@@ -74,8 +76,24 @@ def train_command(
         progress=not quiet_enabled(),
         recipe_path=str(recipe),
     )
+    stage_result = None
+    if detector_stage is not None:
+        stage_result = train_detector(
+            detector_stage,
+            Path(result.work_dir),
+            device=device,
+            force=force,
+            progress=not quiet_enabled(),
+        )
     if os.environ.get("RANK", "0") != "0":
         return
+    _report(result)
+    if stage_result is not None:
+        typer.echo(f"detector ({detector_stage.name}):")
+        _report(stage_result)
+
+
+def _report(result: Any) -> None:
     typer.echo(f"run directory: {result.work_dir}")
     typer.echo(f"last checkpoint: {result.last_checkpoint}")
     if result.best_checkpoint is not None:

@@ -78,6 +78,7 @@ class PoseTorchDataset(Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.cache = ImageCache() if cache_images else None
+        self._filled_videos: set[str] = set()
         self.skip_bad_samples = skip_bad_samples
         self.skipped = 0  # bad samples skipped in this process
 
@@ -91,10 +92,25 @@ class PoseTorchDataset(Dataset):
         """Replace the pipeline (RTMPose's stage-2 switch; rebuild the loader's workers)."""
         self.pipeline = pipeline
 
+    def _fill_video(self, path: str) -> None:
+        """Decode every frame of video ``path`` this dataset uses, in frame order: one forward
+        pass instead of a seek per shuffled sample (80 ms → 7 ms a 1024² frame)."""
+        assert self.cache is not None
+        self._filled_videos.add(path)
+        keys = {self.dataset.image_key(i) for i in range(len(self.dataset))}
+        for frame in sorted(f for p, f in keys if p == path and f is not None):
+            self.cache.get(path, frame, record=f"frame {frame}")
+
     def raw(self, index: int) -> dict[str, Any]:
-        """The dataset sample before the pipeline (image from the cache when enabled)."""
+        """The dataset sample before the pipeline (image from the cache when enabled; a
+        video's frames are cached all at once, read forward)."""
         sample = self.dataset[index]
         if self.cache is not None:
+            if (
+                sample.get("frame_idx") is not None
+                and sample["img_path"] not in self._filled_videos
+            ):
+                self._fill_video(sample["img_path"])
             sample["img"] = self.cache.get(
                 sample["img_path"],
                 sample.get("frame_idx"),
@@ -175,7 +191,24 @@ def build_dataset(recipe: Any, split: str, *, root: str | Path | None = None) ->
         extra["skeleton"] = recipe.data.skeleton
     if "test_mode" in params and "test_mode" not in table:
         extra["test_mode"] = split != "train"
-    return reg.build_from(table, path=f"data.{split}.dataset", **extra)
+    dataset = reg.build_from(table, path=f"data.{split}.dataset", **extra)
+    if cfg.max_images is not None:
+        dataset = first_images(dataset, cfg.max_images, f"data.{split}.max_images")
+    return dataset
+
+
+def first_images(dataset: Any, n: int, where: str) -> PoseDataset:
+    """``dataset`` limited to its first ``n`` images (the split's order: by file name)."""
+    if not isinstance(dataset, PoseDataset):
+        raise DataError(f"{where}: works on a single dataset, not {type(dataset).__name__}")
+    keep = np.arange(min(int(n), len(dataset.ann.images)))
+    return PoseDataset(
+        dataset.ann,
+        keep,
+        mode=dataset.mode,
+        test_mode=dataset.test_mode,
+        detections=dataset.detections,
+    )
 
 
 def pipeline_defaults(recipe: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import numpy as np
 from posecli.data.validate import require_valid_splits
 from posecli.errors import DataError, PoseCliError, UsageError
 from posecli.recipe import Recipe, apply_overrides, recipe_to_dict, validate_recipe
+
+log = logging.getLogger(__name__)
 
 DEFAULT_METRICS = ({"name": "pck", "thr": 0.05}, {"name": "auc"}, {"name": "epe"})
 SPLITS = ("train", "val", "test")
@@ -111,6 +114,9 @@ def evaluate_checkpoint(
     data: Path | None = None,
     data_format: str | None = None,
     bbox_file: Path | None = None,
+    detector: str | None = None,
+    detector_weights: str | None = None,
+    bbox_thr: float = 0.3,
     flip_test: bool | None = None,
     overrides: list[str] | None = None,
     device: str = "auto",
@@ -127,6 +133,9 @@ def evaluate_checkpoint(
             split's own, its keypoints mapped to the checkpoint's skeleton by name.
         data_format: the format of ``data`` (default: detected from the file).
         bbox_file: COCO detection results replacing ground-truth boxes (COCO datasets).
+        detector, detector_weights: a registered detector (``posecli list detectors``) whose
+            boxes scored at least ``bbox_thr`` replace the ground-truth boxes: the whole
+            two-stage pipeline is evaluated, as ``posecli predict --detector`` runs it.
         flip_test: override the recipe's flip test.
         overrides: ``--set`` overrides applied to the stored recipe.
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
@@ -153,6 +162,12 @@ def evaluate_checkpoint(
 
         check_recipe(recipe, f"{checkpoint} (with --set)")
     _check_split(recipe, split, data, bbox_file)
+    if detector is not None and (bbox_file is not None or recipe.model.kind == "bottomup"):
+        raise UsageError(
+            "--detector: pass it without --bbox-file, for a top-down checkpoint"
+            if bbox_file is not None
+            else "--detector: a bottom-up checkpoint finds its instances itself"
+        )
     if data is None and bbox_file is not None:
         recipe = _with_det_file(recipe, split, bbox_file)
     if overrides:  # --set codec.* (decode options) and model.test.* apply to the loaded model
@@ -172,6 +187,10 @@ def evaluate_checkpoint(
         if data is not None
         else _eval_dataset(recipe, split)
     )
+    if detector is not None:
+        dataset = _detected_dataset(dataset, detector, detector_weights, bbox_thr, dev)
+    if getattr(dataset.dataset, "detections", None) is not None:
+        metrics = _found_instance_metrics(metrics)
     loader = build_dataloader(
         recipe,
         split if getattr(recipe.data, split) is not None else "val",
@@ -181,9 +200,9 @@ def evaluate_checkpoint(
     )
     require_valid_splits({split: loader}, skip_bad_images=recipe.data.skip_bad_samples)
     records: list[tuple[dict[str, np.ndarray], dict[str, Any]]] = []
-    if recipe.model.kind == "bottomup":  # instances are found: the dataset is the ground truth
-        for metric in metrics:
-            metric.bind_dataset(loader.dataset)
+    # Instances found (bottom-up, detected boxes): the metrics take the dataset as the truth.
+    for metric in metrics:
+        metric.bind_dataset(loader.dataset)
     with torch.inference_mode():
         for predictions, meta in predict_loader(model, loader, dev):
             for metric in metrics:
@@ -196,6 +215,59 @@ def evaluate_checkpoint(
     if out is not None:
         _write_results(out, records, skeleton)
     return values
+
+
+def _found_instance_metrics(metrics: list[Any]) -> list[Any]:
+    """The metrics that hold with detected boxes (COCO AP, matched instances); the per-box
+    ones (PCK, EPE, NME...) compare a detection with nothing and are left out, said once."""
+    kept = [m for m in metrics if getattr(m, "scores_found_instances", False)]
+    dropped = [m.name for m in metrics if m not in kept]
+    if dropped:
+        log.warning(
+            "with detected boxes the per-box metrics (%s) are not reported: they need the "
+            "labelled boxes",
+            ", ".join(dropped),
+        )
+    if not kept:
+        raise PoseCliError(
+            "with detected boxes none of the recipe's metrics applies (add coco_ap or "
+            "instance_match to eval.metrics, e.g. --set 'eval.metrics=[{name=\"coco_ap\"}]')"
+        )
+    return kept
+
+
+def _detected_dataset(
+    dataset: Any, detector: str, weights: str | None, bbox_thr: float, device: str
+) -> Any:
+    """``dataset`` (a ``PoseTorchDataset``) with the boxes ``detector`` finds in each of its
+    images instead of the labelled ones."""
+    from posecli.data.datasets.base import PoseDataset
+    from posecli.data.io import read_image
+    from posecli.data.loader import PoseTorchDataset
+    from posecli.inference.setup import make_box_provider
+    from posecli.runtime.frames import Frame
+
+    provider = make_box_provider(
+        detector=detector, detector_weights=weights, bbox_thr=bbox_thr, device=device
+    )
+    ann = dataset.dataset.ann
+    dets: dict[int, list[tuple[list[float], float]]] = {}
+    for i, record in enumerate(ann.images):
+        path, frame = ann.image_source(i)
+        image = read_image(path, frame, record=f"image id={record.id}")
+        found = provider(Frame(i, None, image, record.file_name))
+        boxes, scores = found.xyxy, found.scores
+        dets[record.id] = [
+            ([float(x1), float(y1), float(x2 - x1), float(y2 - y1)], float(score))
+            for (x1, y1, x2, y2), score in zip(boxes, scores, strict=True)
+        ]
+    if not any(dets.values()):
+        raise PoseCliError(
+            f"--detector {detector}: no box scored at least {bbox_thr:g} in the "
+            f"{len(ann.images)} images evaluated (lower --bbox-thr, or train the detector longer)"
+        )
+    detected = PoseDataset(ann, mode="topdown", test_mode=True, detections=dets)
+    return PoseTorchDataset(detected, dataset.pipeline)
 
 
 def _with_det_file(recipe: Recipe, split: str, bbox_file: Path) -> Recipe:

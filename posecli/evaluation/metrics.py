@@ -63,6 +63,9 @@ class Metric(abc.ABC):
     """
 
     name: ClassVar[str] = "metric"
+    #: The metric scores found instances against the dataset's own labels (``bind_dataset``),
+    #: so it holds with detected boxes; per-box metrics (PCK, EPE...) need the labelled boxes.
+    scores_found_instances: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.results: list[dict[str, np.ndarray]] = []
@@ -304,6 +307,7 @@ class CocoAP(Metric):
     """
 
     name = "coco_ap"
+    scores_found_instances = True
 
     def __init__(
         self,

@@ -92,10 +92,10 @@ def resolve_recipe_path(path: str | Path) -> Path:
     return given
 
 
-def _find_base(name: str, child: Path) -> Path:
-    """Resolve ``extends``: beside the child, under any enclosing ``recipes/`` folder, then
-    among the shipped recipes."""
-    candidates = [child.parent / name]
+def _find_base(name: str, child: Path, what: str = "extends") -> Path:
+    """Resolve ``extends`` (and ``detector.recipe``): as a path, beside the child, under any
+    enclosing ``recipes/`` folder, then among the shipped recipes."""
+    candidates = [child.parent / name]  # an absolute name stays itself
     for parent in child.resolve().parents:
         if parent.name == "recipes":
             candidates.append(parent / name)
@@ -104,7 +104,7 @@ def _find_base(name: str, child: Path) -> Path:
         if candidate.is_file():
             return candidate
     raise RecipeError(
-        f"{child}: extends = {name!r}: base recipe not found (looked in "
+        f"{child}: {what} = {name!r}: base recipe not found (looked in "
         f"{', '.join(str(c.parent) for c in candidates)})"
     )
 
@@ -264,6 +264,11 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
     path = resolve_recipe_path(path)
     data = apply_overrides(load_recipe_dict(path), list(overrides))
     data.setdefault("name", path.stem)
+    detector = data.get("detector")
+    if isinstance(detector, dict) and isinstance(detector.get("recipe"), str):
+        # found as ``extends`` is; kept as a path that works from any folder
+        found = _find_base(detector["recipe"], path, "detector.recipe")
+        detector["recipe"] = str(found.resolve())
     return validate_recipe(data, str(path))
 
 

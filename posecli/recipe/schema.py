@@ -114,6 +114,9 @@ class Split(Fixed):
     shuffle: bool | None = None
     drop_last: bool = False
     cache_images: bool = False
+    max_images: int | None = Field(
+        None, ge=1, description="Only the split's first N images (quick runs, smoke tests)."
+    )
 
 
 class DataSection(Fixed):
@@ -175,6 +178,31 @@ class EvalSection(Fixed):
     metrics: list[Component] = Field(default_factory=list)
 
 
+class DetectorSection(Fixed):
+    """The box detector of a top-down recipe's two-stage pipeline (SLEAP's centroid model).
+
+    ``posecli train`` trains ``recipe`` (relative to this recipe's file) after the top-down
+    model, into ``<run>/detector/``; ``posecli predict --checkpoint <run>/best.pt`` then takes
+    its boxes from that run (or from ``weights``) without ``--bbox`` or ``--detector``.
+    """
+
+    name: str = Field("bottomup", description="Registered detector (posecli list detectors).")
+    recipe: str | None = Field(None, description="Recipe of the detector, trained after the model.")
+    weights: str | None = Field(None, description="Detector weights (instead of training one).")
+    bbox_thr: float = Field(0.3, ge=0.0, le=1.0, description="Least box score kept.")
+    set: list[str] = Field(
+        default_factory=list,
+        description="Overrides of the detector's recipe, as --set takes them "
+        "(e.g. ['train.epochs=2']).",
+    )
+
+    @model_validator(mode="after")
+    def _weights_or_recipe(self) -> DetectorSection:
+        if self.recipe is not None and self.weights is not None:
+            raise ValueError("detector: give recipe (trained with the model) or weights, not both")
+        return self
+
+
 class Recipe(Fixed):
     """A whole, validated recipe."""
 
@@ -188,6 +216,16 @@ class Recipe(Fixed):
     data: DataSection = Field(default_factory=DataSection)
     train: TrainSection | None = None
     eval: EvalSection = Field(default_factory=EvalSection)
+    detector: DetectorSection | None = None
+
+    @model_validator(mode="after")
+    def _detector_feeds_a_topdown_model(self) -> Recipe:
+        if self.detector is not None and self.model.kind != "topdown":
+            raise ValueError(
+                f"detector: a {self.model.kind} model finds its instances itself; "
+                "only a top-down recipe takes a detector"
+            )
+        return self
 
     @model_validator(mode="after")
     def _codec_has_input_size(self) -> Recipe:

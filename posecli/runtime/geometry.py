@@ -110,11 +110,21 @@ def flip_matrix(width: int, height: int, direction: str) -> np.ndarray:
     return m
 
 
-def bbox_center_scale(bboxes: Any, padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
+def bbox_center_scale(
+    bboxes: Any, padding: float = 1.25, fixed_size: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``bboxes (N, 4)`` xyxy → ``centre (N, 2)`` (midpoint) and ``scale (N, 2)``
-    (``(x2-x1, y2-y1) · padding``), float32 (MMPose ``GetBBoxCenterScale``)."""
+    (``(x2-x1, y2-y1) · padding``), float32 (MMPose ``GetBBoxCenterScale``).
+
+    ``fixed_size = (w, h)``: every scale is that many image pixels whatever the box's extent
+    (SLEAP's centred-instance crops: animals of one size, seen at their native scale).
+    """
     b = np.asarray(bboxes, np.float32).reshape(-1, 4)
-    return (b[:, :2] + b[:, 2:]) * np.float32(0.5), (b[:, 2:] - b[:, :2]) * np.float32(padding)
+    centers = (b[:, :2] + b[:, 2:]) * np.float32(0.5)
+    if fixed_size is not None:
+        fixed = np.asarray(fixed_size, np.float32).reshape(1, 2)
+        return centers, np.repeat(fixed, len(b), axis=0)
+    return centers, (b[:, 2:] - b[:, :2]) * np.float32(padding)
 
 
 def box_crops(
@@ -124,16 +134,18 @@ def box_crops(
     *,
     padding: float = 1.25,
     use_udp: bool = False,
+    fixed_size: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Warp each box of ``image`` (``(H, W, 3)`` uint8) into a ``(w, h)`` crop, as the test
-    pipeline (``GetBBoxCenterScale`` → ``TopdownAffine``, no rotation) does.
+    pipeline (``GetBBoxCenterScale`` → ``TopdownAffine``, no rotation) does (``fixed_size``:
+    see :func:`bbox_center_scale`).
 
     Returns:
         ``crops (N, h, w, 3)`` (bilinear, black border), ``centers (N, 2)`` and aspect-fixed
         ``scales (N, 2)`` in image pixels (float32).
     """
     w, h = int(input_size[0]), int(input_size[1])
-    centers, scales = bbox_center_scale(bboxes, padding)
+    centers, scales = bbox_center_scale(bboxes, padding, fixed_size)
     scales = fix_aspect_ratio(scales, w / h)
     out = np.empty((len(centers), h, w, 3), np.uint8)
     make = get_udp_warp_matrix if use_udp else get_warp_matrix

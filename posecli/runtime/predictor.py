@@ -172,7 +172,7 @@ class Predictor:
         xyxy, _ = as_boxes(boxes, size)
         s = self.spec
         images, centers, scales = box_crops(
-            image, xyxy, s.input_size, padding=s.padding, use_udp=s.use_udp
+            image, xyxy, s.input_size, padding=s.padding, use_udp=s.use_udp, fixed_size=s.fixed_size
         )
         return CropBatch(images, centers, scales)
 

@@ -64,6 +64,7 @@ class TopDownSpec:
         flip_test: run the flip test (the recipe's ``model.test.flip_test`` by default).
         flip: flip-back options (``None``: the skeleton has no flip indices, no flip test).
         padding: box padding of the test pipeline (``get_bbox_center_scale``).
+        fixed_size: its ``fixed_size`` (crops of that many image pixels, whatever the box).
         use_udp: UDP warp matrix (``topdown_affine.use_udp``).
         mean, std, bgr_to_rgb: the model's normalisation (RGB order).
         normalize: the runtime normalises crops itself (a graph exported without its
@@ -81,6 +82,7 @@ class TopDownSpec:
     flip: FlipSpec | None = None
     padding: float = 1.25
     use_udp: bool = False
+    fixed_size: tuple[float, float] | None = None
     mean: tuple[float, float, float] = (123.675, 116.28, 103.53)
     std: tuple[float, float, float] = (58.395, 57.12, 57.375)
     bgr_to_rgb: bool = True
@@ -134,7 +136,12 @@ class TopDownSpec:
         if self.flip_test and self.flip is not None and self.flip.simcc_shift_bins:
             flip += f" (x shifted {self.flip.simcc_shift_bins:g} bins)"
         decode = f"decode {name}" + (f" ({', '.join(opts)})" if opts else "")
-        return f"{flip}, {decode}, box padding {self.padding:g}{', UDP' if self.use_udp else ''}"
+        box = (
+            f"fixed {self.fixed_size[0]:g}×{self.fixed_size[1]:g} px crops"
+            if self.fixed_size is not None
+            else f"box padding {self.padding:g}"
+        )
+        return f"{flip}, {decode}, {box}{', UDP' if self.use_udp else ''}"
 
     # -- metadata ------------------------------------------------------------------------
     def to_metadata(self) -> dict[str, Any]:
@@ -156,6 +163,9 @@ class TopDownSpec:
             if flip is None
             else {k: v for k, v in dataclasses.asdict(flip).items() if k != "flip_indices"},
             "bbox_padding": float(self.padding),
+            "bbox_fixed_size": None
+            if self.fixed_size is None
+            else [float(v) for v in self.fixed_size],
             "use_udp": bool(self.use_udp),
             "mean": [float(v) for v in self.mean],
             "std": [float(v) for v in self.std],
@@ -189,6 +199,9 @@ class TopDownSpec:
             flip=flip,
             padding=float(meta.get("bbox_padding", 1.25)),
             use_udp=bool(meta.get("use_udp", False)),
+            fixed_size=None
+            if meta.get("bbox_fixed_size") is None
+            else (float(meta["bbox_fixed_size"][0]), float(meta["bbox_fixed_size"][1])),
             mean=tuple(float(v) for v in meta.get("mean", cls.mean)),  # type: ignore[arg-type]
             std=tuple(float(v) for v in meta.get("std", cls.std)),  # type: ignore[arg-type]
             bgr_to_rgb=bool(meta.get("bgr_to_rgb", True)),
@@ -227,7 +240,7 @@ class TopDownSpec:
         model = rd.get("model") or {}
         test = dict(model.get("test") or {})
         pre = dict(model.get("preprocess") or {})
-        padding, use_udp = pipeline_geometry(rd)
+        padding, use_udp, fixed_size = pipeline_geometry(rd)
         spec_codec = build_codec(codec_table)
         size = getattr(spec_codec, "input_size", None) or codec_table.get("input_size")
         if size is None:
@@ -254,6 +267,7 @@ class TopDownSpec:
             flip=flip,
             padding=padding,
             use_udp=use_udp,
+            fixed_size=fixed_size,
             keypoint_names=tuple(str(n) for n in keypoint_names),
             skeleton=data.get("skeleton"),
             skeleton_links=tuple((int(a), int(b)) for a, b in skeleton_links),
@@ -300,23 +314,25 @@ def flip_spec(
     )
 
 
-def pipeline_geometry(recipe: Any) -> tuple[float, bool]:
-    """``(box padding, use_udp)`` of the recipe's validation pipeline (else test, else train);
-    MMPose's defaults ``(1.25, False)`` for steps it does not name."""
+def pipeline_geometry(recipe: Any) -> tuple[float, bool, tuple[float, float] | None]:
+    """``(box padding, use_udp, fixed_size)`` of the recipe's validation pipeline (else test,
+    else train); MMPose's defaults ``(1.25, False, None)`` for steps it does not name."""
     data = _as_dict(recipe).get("data") or {}
     for split in ("val", "test", "train"):
         steps = (data.get(split) or {}).get("pipeline") or []
         if not steps:
             continue
-        padding, udp = 1.25, False
+        padding, udp, fixed = 1.25, False, None
         for step in steps:
             name = step.get("name", step.get("type"))
             if name in _PADDING_NAMES:
                 padding = float(step.get("padding", 1.25))
+                size = step.get("fixed_size")
+                fixed = None if size is None else (float(size[0]), float(size[1]))
             elif name in _AFFINE_NAMES:
                 udp = bool(step.get("use_udp", False))
-        return padding, udp
-    return 1.25, False
+        return padding, udp, fixed
+    return 1.25, False, None
 
 
 def normalize_crops(crops: np.ndarray, spec: TopDownSpec) -> np.ndarray:

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 MOUSE = REPO / "examples" / "mirror-mouse"
 MOUSE_CSV = MOUSE / "CollectedData.csv"
 COCO_MINI = REPO / "tests" / "data" / "coco-mini" / "person_keypoints_mini.json"
-FLY_SLP = REPO / "tests" / "data" / "sleap-flies" / "clip.slp"
+FLY_SLP = REPO / "examples" / "sleap-flies" / "clip.slp"
 VIDEO = MOUSE / "videos" / "test_vid.mp4"
 IMAGE = MOUSE / "labeled-data" / "img01.png"
 

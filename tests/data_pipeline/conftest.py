@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 MOUSE_CSV = ROOT / "examples" / "mirror-mouse" / "CollectedData.csv"
 COCO_MINI = DATA / "coco-mini" / "person_keypoints_mini.json"
-SLP = DATA / "sleap-flies" / "clip.slp"
+SLP = ROOT / "examples" / "sleap-flies" / "clip.slp"
 MMPOSE = DATA / "mmpose-annotations"
 
 RECIPE = """

@@ -25,7 +25,7 @@ ALL = [(kind, name) for kind, reg in MANAGER.registries.items() for name in reg.
 SAMPLES: dict[str, tuple[Path, int, int]] = {
     "coco": (DATA / "coco-mini" / "person_keypoints_mini.json", 1, 17),
     "dlc": (REPO / "examples" / "mirror-mouse" / "CollectedData.csv", 90, 17),
-    "sleap": (DATA / "sleap-flies" / "clip.slp", 3000, 13),
+    "sleap": (REPO / "examples" / "sleap-flies" / "clip.slp", 3000, 13),
     "mpii": (DATA / "mmpose-annotations" / "test_mpii.json", 5, 16),
     "crowdpose": (DATA / "mmpose-annotations" / "test_crowdpose.json", 4, 14),  # 1 of 5 empty
     "aic": (DATA / "mmpose-annotations" / "test_aic.json", 9, 14),

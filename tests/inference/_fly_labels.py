@@ -1,6 +1,6 @@
 """Load the SLEAP fly clip labels (two flies with identity tracks) for the tracking tests.
 
-Reads ``tests/data/sleap-flies/clip.slp`` (HDF5, Clear BSD; see ``tests/data/README.md``) with h5py.
+Reads ``examples/sleap-flies/clip.slp`` (HDF5, Clear BSD; see ``examples/sleap-flies/README.md``) with h5py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 
 from .conftest import REPO
 
-CLIP_SLP = REPO / "tests" / "data" / "sleap-flies" / "clip.slp"
+CLIP_SLP = REPO / "examples" / "sleap-flies" / "clip.slp"
 
 
 def read_slp(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ import pytest
 from ._tiny import REPO, make_tiny_checkpoint
 
 VIDEO = REPO / "examples" / "mirror-mouse" / "videos" / "test_vid.mp4"
-FLY_CLIP = REPO / "tests" / "data" / "sleap-flies" / "clip.mp4"
+FLY_CLIP = REPO / "examples" / "sleap-flies" / "clip.mp4"
 
 
 @pytest.fixture(scope="session")

@@ -91,6 +91,29 @@ def _image(path: str) -> Callable[[Path], list[str]]:
 
 _WB_IMAGE = _image("coco/000000196141.jpg")
 
+#: A few frames of the bundled fly clip: the fly recipes run on their own example data.
+_FLY_QUICK = [
+    "train.epochs=1",
+    "data.train.max_images=6",
+    "data.val.max_images=3",
+    "data.train.batch_size=4",
+]
+
+
+def _fly_frame(root: Path) -> list[str]:
+    """The clip's first frame as a PNG (predict on one image, boxes from the detector)."""
+    import tempfile
+
+    import cv2
+
+    path = Path(tempfile.gettempdir()) / "posecli-test-fly-frame0.png"
+    if not path.is_file():
+        cap = cv2.VideoCapture(str(REPO / "examples" / "sleap-flies" / "clip.mp4"))
+        cv2.imwrite(str(path), cap.read()[1])
+        cap.release()
+    return [str(path)]
+
+
 #: Every shipped recipe and how it runs; a new recipe needs an entry.
 RUNS: dict[str, RecipeRun] = {
     "rtmpose.toml": RecipeRun(_mouse, "", "EPE", _mouse_predict),
@@ -140,6 +163,13 @@ RUNS: dict[str, RecipeRun] = {
         )
         for name in ("ae-hrnet-w32", "dekr-hrnet-w32", "cid-hrnet-w32")
     },
+    "flies.toml": RecipeRun(  # both stages: the centred-instance model, then its detector
+        lambda root: [*_FLY_QUICK, f"detector.set={json.dumps(_FLY_QUICK)}"],
+        "",
+        "match/recall",
+        _fly_frame,
+    ),
+    "flies-centroid.toml": RecipeRun(lambda root: _FLY_QUICK, "", "match/recall", _fly_frame),
 }
 RUNS["coco/cid-hrnet-w32.toml"] = replace(
     RUNS["coco/cid-hrnet-w32.toml"], export_refusal="CIDHead cannot be exported"

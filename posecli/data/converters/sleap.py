@@ -53,6 +53,16 @@ def _skeleton_from_slp(meta: dict[str, Any], source: str) -> Skeleton:
     return skeleton_from_dict(data, source=source)
 
 
+def _extent(pts: np.ndarray) -> np.ndarray:
+    """xywh box of the visible points of one instance (NaN when none is)."""
+    xy = np.stack([pts["x"], pts["y"]], axis=-1).astype(np.float64)
+    ok = pts["visible"].astype(bool) & np.isfinite(xy).all(axis=-1)
+    if not ok.any():
+        return np.full(4, np.nan)
+    lo, hi = xy[ok].min(0), xy[ok].max(0)
+    return np.concatenate([lo, hi - lo])
+
+
 def read_sleap(
     path: str | Path,
     *,
@@ -88,7 +98,21 @@ def read_sleap(
             tracks = [json.loads(t) for t in f["tracks_json"][:]] if "tracks_json" in f else []
         except KeyError as exc:
             raise DataError(f"{path}: not a SLEAP labels file (missing {exc})") from None
-    skel = load_skeleton(skeleton) if skeleton is not None else _skeleton_from_slp(meta, str(path))
+    file_skel = _skeleton_from_slp(meta, str(path))
+    skel = load_skeleton(skeleton) if skeleton is not None else file_skel
+    # A skeleton naming some of the file's nodes takes those, by name; the boxes stay the
+    # animals' (all labelled points), so a one-point anchor skeleton keeps real boxes.
+    select = None
+    if skeleton is not None and skel.keypoint_names != file_skel.keypoint_names:
+        have = list(file_skel.keypoint_names)
+        missing = [n for n in skel.keypoint_names if n not in have]
+        if missing and len(skel.keypoint_names) != len(have):
+            raise DataError(
+                f"{path}: skeleton {skel.name!r} names nodes the file lacks: "
+                f"{', '.join(missing[:6])} (the file has: {', '.join(have)})"
+            )
+        if not missing:
+            select = np.array([have.index(n) for n in skel.keypoint_names], np.int64)
     root = Path(images) if images is not None else path.parent
     vid_names, vid_sizes = [], []
     for v in videos:
@@ -118,6 +142,9 @@ def read_sleap(
     for j, inst in enumerate(insts):
         src = points if inst["instance_type"] == 0 else pred_points
         pts = src[int(inst["point_id_start"]) : int(inst["point_id_end"])]
+        if select is not None and len(pts) == len(file_skel.keypoint_names):
+            cols["bbox"][j] = _extent(pts)  # the animal's box: all its labelled points
+            pts = pts[select]
         if len(pts) != k:
             raise DataError(
                 f"{path}: instance {int(inst['instance_id'])}: {len(pts)} points, skeleton has {k}"

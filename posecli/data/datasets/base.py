@@ -32,31 +32,38 @@ def split_images(
     val_every: int | None = None,
     val_fraction: float | None = None,
     val_list: str | Path | None = None,
+    val_last: int | None = None,
     seed: int = 0,
 ) -> np.ndarray:
     """Indices of the images in ``split`` under one rule (images sorted by file name):
 
     - ``val_every = n``: validation = every n-th image (the n-th, 2n-th, ...);
     - ``val_fraction = f``: validation = ``round(f·N)`` images drawn with ``seed``;
-    - ``val_list = file``: validation = the file names listed (one per line).
+    - ``val_list = file``: validation = the file names listed (one per line);
+    - ``val_last = n``: validation = the last n images (a held-out stretch of a video whose
+      frames are named by index, as SLEAP's are).
     """
     if split not in SPLITS:
         raise DataError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
     order = np.array(
         sorted(range(len(ann.images)), key=lambda i: ann.images[i].file_name), np.int64
     )
-    rules = sum(x is not None for x in (val_every, val_fraction, val_list))
+    rules = sum(x is not None for x in (val_every, val_fraction, val_list, val_last))
     if split == "all":
         return order
     if rules != 1:
         raise DataError(
-            f"{ann.source}: split {split!r} needs exactly one of val_every, val_fraction, val_list"
+            f"{ann.source}: split {split!r} needs exactly one of val_every, val_fraction, val_list, val_last"
         )
     is_val = np.zeros(len(order), bool)
     if val_every is not None:
         if int(val_every) < 2:
             raise DataError(f"{ann.source}: val_every must be ≥ 2")
         is_val[int(val_every) - 1 :: int(val_every)] = True
+    elif val_last is not None:
+        if not 0 < int(val_last) < len(order):
+            raise DataError(f"{ann.source}: val_last must be between 1 and {len(order) - 1}")
+        is_val[len(order) - int(val_last) :] = True
     elif val_fraction is not None:
         if not 0 < float(val_fraction) < 1:
             raise DataError(f"{ann.source}: val_fraction must be between 0 and 1")

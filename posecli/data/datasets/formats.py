@@ -40,6 +40,7 @@ def _finish(
     test_mode: bool,
     root: str | None,
     detections: dict | None = None,
+    val_last: int | None = None,
 ) -> PoseDataset:
     images = split_images(
         ann,
@@ -47,6 +48,7 @@ def _finish(
         val_every=val_every,
         val_fraction=val_fraction,
         val_list=str(_path(val_list, root)) if val_list else None,
+        val_last=val_last,
         seed=seed,
     )
     return PoseDataset(ann, images, mode=mode, test_mode=test_mode, detections=detections)
@@ -60,6 +62,7 @@ def coco(
     val_every: int | None = None,
     val_fraction: float | None = None,
     val_list: str | None = None,
+    val_last: int | None = None,
     seed: int = 0,
     mode: str = "topdown",
     test_mode: bool = False,
@@ -76,7 +79,9 @@ def coco(
         raw = read_detections(_path(det_file, root))
         dets = {k: [(b, s) for b, s in v if s >= det_score_thr] for k, v in raw.items()}
         test_mode = True
-    return _finish(ann, split, val_every, val_fraction, val_list, seed, mode, test_mode, root, dets)
+    return _finish(
+        ann, split, val_every, val_fraction, val_list, seed, mode, test_mode, root, dets, val_last
+    )
 
 
 def dlc(
@@ -88,6 +93,7 @@ def dlc(
     val_every: int | None = None,
     val_fraction: float | None = None,
     val_list: str | None = None,
+    val_last: int | None = None,
     seed: int = 0,
     mode: str = "topdown",
     test_mode: bool = False,
@@ -97,7 +103,9 @@ def dlc(
     from posecli.data.converters.dlc import read_dlc
 
     ann = read_dlc(_path(ann_file, root), skeleton=skeleton, images=_path(images, root), bbox=bbox)
-    return _finish(ann, split, val_every, val_fraction, val_list, seed, mode, test_mode, root)
+    return _finish(
+        ann, split, val_every, val_fraction, val_list, seed, mode, test_mode, root, None, val_last
+    )
 
 
 def sleap(
@@ -109,18 +117,22 @@ def sleap(
     val_every: int | None = None,
     val_fraction: float | None = None,
     val_list: str | None = None,
+    val_last: int | None = None,
     seed: int = 0,
     mode: str = "topdown",
     test_mode: bool = False,
     root: str | None = None,
 ) -> PoseDataset:
-    """SLEAP ``.slp`` labels; frames are decoded from the videos the file names."""
+    """SLEAP ``.slp`` labels; frames are decoded from the videos the file names
+    (``val_last = 300``: the clip's last 300 labelled frames validate)."""
     from posecli.data.converters.sleap import read_sleap
 
     ann = read_sleap(
         _path(ann_file, root), skeleton=skeleton, images=_path(images, root), predicted=predicted
     )
-    return _finish(ann, split, val_every, val_fraction, val_list, seed, mode, test_mode, root)
+    return _finish(
+        ann, split, val_every, val_fraction, val_list, seed, mode, test_mode, root, None, val_last
+    )
 
 
 def yolo(

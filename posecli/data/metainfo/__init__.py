@@ -80,6 +80,8 @@ BUILTIN_SKELETONS: tuple[str, ...] = (
     "panoptic_hand2d",
     "posetrack18",
     "rhd",
+    "sleap_fly13",
+    "sleap_fly_anchor",
     "ubody2d",
     "wflw",
     "zebra",

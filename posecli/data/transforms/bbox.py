@@ -6,20 +6,56 @@ from typing import Any
 
 import numpy as np
 
+from posecli.errors import DataError
 from posecli.runtime.geometry import bbox_center_scale
 
 
 class GetBBoxCenterScale:
     """``bbox (N, 4) xyxy`` → ``bbox_center (N, 2)`` (midpoint) and ``bbox_scale (N, 2)``
-    (``(x2-x1, y2-y1) · padding``)."""
+    (``(x2-x1, y2-y1) · padding``).
 
-    def __init__(self, padding: float = 1.25) -> None:
+    Args:
+        padding: box scale factor.
+        fixed_size: ``[w, h]``: that many image pixels for every box (SLEAP's centred-instance
+            crops; the runtime cuts the same).
+        anchor: index of a keypoint: the crop is centred on it where it is labelled (SLEAP's
+            anchor part, e.g. a fly's thorax), else on the box midpoint. At predict time the
+            boxes of an anchor detector are centred on the anchor it finds.
+    """
+
+    def __init__(
+        self,
+        padding: float = 1.25,
+        fixed_size: tuple[float, float] | None = None,
+        anchor: int | None = None,
+    ) -> None:
         self.padding = float(padding)
+        self.fixed_size = None
+        if fixed_size is not None:
+            size = tuple(float(v) for v in fixed_size)
+            if len(size) != 2 or min(size) <= 0:
+                raise ValueError(
+                    f"fixed_size must be two positive numbers [w, h], not {fixed_size}"
+                )
+            self.fixed_size = size
+        if anchor is not None and (isinstance(anchor, bool) or int(anchor) < 0):
+            raise ValueError(f"anchor must be a keypoint index, not {anchor!r}")
+        self.anchor = None if anchor is None else int(anchor)
 
     def __call__(self, sample: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-        sample["bbox_center"], sample["bbox_scale"] = bbox_center_scale(
-            sample["bbox"], self.padding
-        )
+        centers, scales = bbox_center_scale(sample["bbox"], self.padding, self.fixed_size)
+        labelled = sample.get("keypoints") is not None and sample.get("num_keypoints", 1) != 0
+        if self.anchor is not None and labelled:  # detected boxes (no labels): their midpoint
+            kps = np.asarray(sample["keypoints"], np.float32)
+            if self.anchor >= kps.shape[1]:
+                raise DataError(
+                    f"get_bbox_center_scale: anchor {self.anchor} ≥ {kps.shape[1]} keypoints"
+                )
+            seen = (
+                np.asarray(sample["keypoints_visible"]).reshape(kps.shape[:2])[:, self.anchor] > 0
+            )
+            centers = np.where(seen[:, None], kps[:, self.anchor], centers).astype(np.float32)
+        sample["bbox_center"], sample["bbox_scale"] = centers, scales
         return sample
 
 
