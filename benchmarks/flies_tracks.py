@@ -36,13 +36,17 @@ def main() -> None:
     parser.add_argument("--stop", type=int, default=1500)
     parser.add_argument("--max-dist", type=float, default=30.0)
     parser.add_argument("--flies-run", type=Path, default=REPO / "work_dirs" / "flies")
+    parser.add_argument("--track-metric", choices=("oks", "iou"), default="oks")
     args = parser.parse_args()
     clip = REPO / "examples" / "sleap-flies" / "clip.mp4"
     t0 = time.perf_counter()
-    results = list(stream(clip, model=args.flies_run / "best.pt", track=True))
+    results = list(
+        stream(clip, model=args.flies_run / "best.pt", track=True, track_metric=args.track_metric)
+    )
     seconds = time.perf_counter() - t0
     line = {
         "benchmark": "flies_tracks",
+        "track_metric": args.track_metric,
         "frames": len(results),
         "predict_frames_per_s": round(len(results) / seconds, 2),
         "validation_stretch": _agreement(results, args.start, args.stop, args.max_dist),

@@ -59,6 +59,7 @@ def stream(
     detector_weights: str | Path | None = None,
     track: bool = False,
     smooth: bool = False,
+    track_metric: str = "oks",
     stages: Sequence[Stage] = (),
     **load_options: Any,
 ) -> Iterator[FramePrediction]:
@@ -74,7 +75,8 @@ def stream(
         detector: a registered detector name (``posecli list detectors``) instead of ``boxes``;
             ``detector_weights`` its weights. A two-stage checkpoint (recipe ``[detector]``)
             brings its own detector when neither ``boxes`` nor ``detector`` is given.
-        track, smooth: track ids, One-Euro smoothing (as ``posecli predict``).
+        track, smooth: track ids, One-Euro smoothing (as ``posecli predict``);
+            ``track_metric`` ``oks`` (keypoints) or ``iou`` (boxes).
         stages: extra ``stage(frame, result) -> result`` run after them.
         load_options: ``backend``, ``device``, ``batch_size``, ``flip_test``, ``threads``.
     """
@@ -106,7 +108,12 @@ def stream(
     all_stages: list[Stage] = list(stages)
     if isinstance(src, FrameSource) and (track or smooth):
         all_stages = [
-            *make_stages(PredictConfig(track=track, smooth=smooth), predictor, src, box_fn),
+            *make_stages(
+                PredictConfig(track=track, smooth=smooth, track_metric=track_metric),
+                predictor,
+                src,
+                box_fn,
+            ),
             *stages,
         ]
     try:
