@@ -80,10 +80,10 @@ def stream(
         stages: extra ``stage(frame, result) -> result`` run after them.
         load_options: ``backend``, ``device``, ``batch_size``, ``flip_test``, ``threads``.
     """
-    from posecli.engine.two_stage import checkpoint_detector
     from posecli.inference.run import PredictConfig, make_stages
     from posecli.inference.setup import make_box_provider, resolve_model_spec
     from posecli.inference.sources import FrameSource, open_source
+    from posecli.inference.two_stage import checkpoint_detector
 
     bbox_thr = 0.3
     if predictor is None:

@@ -37,6 +37,10 @@ CONCEPTS: dict[str, str] = {
     "--skeleton": "Skeleton name or TOML file (default: from the data).",
     "--bbox": "The box to crop: 'whole' (the whole image) or x1,y1,x2,y2 in pixels.",
     "--bbox-file": "COCO detection results JSON giving the boxes.",
+    "--detector": "Registered detector (posecli list detectors).",
+    "--detector-weights": "Detector weights: a file (for 'bottomup' a posecli bottom-up "
+    "checkpoint) or torchvision://DEFAULT.",
+    "--bbox-thr": "Box score threshold.",
     "--flip-test": "Flip test: average with the mirrored image's prediction.",
     "--kpt-thr": "Keypoint score threshold.",
     "--checkpoint": "A posecli checkpoint (best.pt, last.pt).",
@@ -102,19 +106,9 @@ FlipTestOption = Annotated[
     ),
 ]
 BboxFileOption = Annotated[Path | None, option("--bbox-file")]
-DetectorOption = Annotated[
-    str | None,
-    typer.Option("--detector", help="Registered detector (posecli list detectors)."),
-]
-DetectorWeightsOption = Annotated[
-    str | None,
-    typer.Option(
-        "--detector-weights",
-        help="Detector weights: a file (for 'bottomup' a posecli bottom-up checkpoint) or "
-        "torchvision://DEFAULT.",
-    ),
-]
-BboxThrOption = Annotated[float, typer.Option("--bbox-thr", help="Box score threshold.")]
+DetectorOption = Annotated[str | None, option("--detector")]
+DetectorWeightsOption = Annotated[str | None, option("--detector-weights")]
+BboxThrOption = Annotated[float, option("--bbox-thr")]
 KptThrOption = Annotated[
     float, option("--kpt-thr", detail="Keypoints scoring below are not drawn.")
 ]

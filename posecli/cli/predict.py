@@ -142,7 +142,6 @@ def predict_command(
 ) -> None:
     """Predict poses: boxes (whole frame, file or detector) → batched top-down model → files."""
     from posecli.cli.app import quiet_enabled
-    from posecli.engine.two_stage import checkpoint_detector
     from posecli.errors import PoseCliError
     from posecli.inference.run import PredictConfig
     from posecli.inference.setup import (
@@ -151,6 +150,7 @@ def predict_command(
         resolve_model_spec,
     )
     from posecli.inference.sources import open_source
+    from posecli.inference.two_stage import checkpoint_detector
     from posecli.runtime.bottomup_predictor import BottomupPredictor
 
     _check_usage(bbox, bbox_file, detector, out)

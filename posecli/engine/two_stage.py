@@ -3,8 +3,8 @@ centred-instance pipeline), one ``posecli train`` for both.
 
 A top-down recipe with ``[detector] recipe = "flies-centroid.toml"`` trains that recipe after
 its own model, into ``<run>/detector/`` (same seed and device). ``posecli predict`` and the
-Python API read the checkpoint's ``detector`` table: boxes come from ``weights`` if given, else
-from ``<checkpoint folder>/detector/best.pt``.
+Python API read the checkpoint's ``detector`` table
+(:func:`posecli.inference.two_stage.checkpoint_detector`).
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from posecli.errors import CheckpointError, RecipeError
+from posecli.errors import RecipeError
+from posecli.inference.two_stage import DETECTOR_FOLDER
 from posecli.recipe import Recipe
 
-__all__ = ["DETECTOR_FOLDER", "checkpoint_detector", "detector_recipe", "train_detector"]
-
-#: Sub-folder of a run directory holding the detector's own run.
-DETECTOR_FOLDER = "detector"
+__all__ = ["DETECTOR_FOLDER", "detector_recipe", "train_detector"]
 
 
 def detector_recipe(recipe: Recipe, overrides: list[str] | None = None) -> Recipe | None:
@@ -71,38 +69,3 @@ def train_detector(
         progress=progress,
         recipe_path=str(stage.name),
     )
-
-
-def checkpoint_detector(
-    checkpoint: str | Path, recipe: Recipe | None = None
-) -> tuple[str, str, float] | None:
-    """``(detector name, weights, bbox_thr)`` of a two-stage checkpoint file, or None (also
-    for zoo names and exported files, which hold no recipe). ``recipe``: the checkpoint's, if
-    already read.
-
-    Raises:
-        CheckpointError: the recipe names a detector trained with it but its run is missing.
-    """
-    if recipe is None:
-        path = Path(str(checkpoint))
-        if path.suffix.lower() not in (".pt", ".pth", ".ckpt") or not path.is_file():
-            return None
-        from posecli.engine.checkpoint import read_checkpoint
-        from posecli.recipe import recipe_from_toml
-
-        text = read_checkpoint(path).get("recipe")
-        if not text:
-            return None
-        recipe = recipe_from_toml(text, source=str(path))
-    section = recipe.detector
-    if section is None:
-        return None
-    if section.weights is not None:
-        return section.name, section.weights, section.bbox_thr
-    weights = Path(checkpoint).parent / DETECTOR_FOLDER / "best.pt"
-    if not weights.is_file():
-        raise CheckpointError(
-            f"{checkpoint}: its recipe trains a detector with it, but {weights} is missing "
-            "(train the recipe to the end, or pass --bbox/--detector)"
-        )
-    return section.name, str(weights), section.bbox_thr

@@ -19,7 +19,9 @@ from .test_boxes import _frame
 
 def test_detectors_are_registered_by_snake_case_name() -> None:
     reg = PluginManager(autoload=False).registry("detectors")
-    assert set(reg.names()) == set(detectors.DETECTOR_ARCHS)
+    # torchvision's, and posecli's own bottom-up checkpoints as detectors
+    assert set(reg.names()) == {*detectors.DETECTOR_ARCHS, "bottomup"}
+    assert reg.get("centroid").name == "bottomup"
     assert reg.get("fcos").name == "fcos_resnet50_fpn"
     assert reg.get("SSDlite").factory is detectors.ssdlite320_mobilenet_v3_large
     assert "torchvision" in reg.get("retinanet").help
