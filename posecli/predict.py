@@ -83,15 +83,11 @@ def stream(
     from posecli.inference.run import PredictConfig, make_stages
     from posecli.inference.setup import make_box_provider, resolve_model_spec
     from posecli.inference.sources import FrameSource, open_source
-    from posecli.inference.two_stage import checkpoint_detector
 
-    bbox_thr = 0.3
+    spec = None
     if predictor is None:
         spec, _ = resolve_model_spec(None, str(model) if model is not None else None)
         predictor = load(spec, **load_options)
-        stage = checkpoint_detector(spec) if boxes is None and detector is None else None
-        if stage is not None:
-            detector, detector_weights, bbox_thr = stage
     src: Any = source
     if isinstance(source, (str, Path)):
         src = open_source(source)
@@ -101,7 +97,7 @@ def stream(
             bbox_file=Path(boxes) if isinstance(boxes, (str, Path)) else None,
             detector=detector,
             detector_weights=None if detector_weights is None else str(detector_weights),
-            bbox_thr=bbox_thr,
+            checkpoint=spec,
             device=predictor.device,
             skeleton=predictor.skeleton,
         )

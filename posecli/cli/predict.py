@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,8 +20,6 @@ from posecli.cli.options import (
     option,
 )
 from posecli.cli.output import print_json, stderr_console, stdout_console
-
-log = logging.getLogger(__name__)
 
 
 class Backend(str, Enum):
@@ -150,7 +147,6 @@ def predict_command(
         resolve_model_spec,
     )
     from posecli.inference.sources import open_source
-    from posecli.inference.two_stage import checkpoint_detector
     from posecli.runtime.bottomup_predictor import BottomupPredictor
 
     _check_usage(bbox, bbox_file, detector, out)
@@ -170,11 +166,6 @@ def predict_command(
             f"{spec} is a bottom-up model: it finds every instance itself; drop "
             "--bbox/--bbox-file/--detector"
         )
-    if not (bbox or bbox_file or detector) and not isinstance(predictor, BottomupPredictor):
-        stage = checkpoint_detector(spec)  # a two-stage recipe brings its own detector
-        if stage is not None:
-            detector, detector_weights, bbox_thr = stage
-            log.info("boxes from the checkpoint's detector %s (%s)", detector, detector_weights)
     boxes = make_box_provider(
         bbox=bbox,
         bbox_file=bbox_file,
@@ -188,6 +179,7 @@ def predict_command(
         skeleton=predictor.skeleton,
         kpt_thr=kpt_thr,
         category_id=bbox_category,
+        checkpoint=spec,
     )
     config = PredictConfig(
         out=out or _default_out(source),

@@ -16,7 +16,7 @@ from posecli.errors import RecipeError
 from posecli.inference.two_stage import DETECTOR_FOLDER
 from posecli.recipe import Recipe
 
-__all__ = ["DETECTOR_FOLDER", "detector_recipe", "train_detector"]
+__all__ = ["detector_recipe", "train_detector"]
 
 
 def detector_recipe(recipe: Recipe, overrides: list[str] | None = None) -> Recipe | None:

@@ -21,7 +21,14 @@ import numpy as np
 
 from posecli.errors import DataError
 from posecli.evaluation import coco as _coco
-from posecli.evaluation.metrics import Arrays, Metric, _get, _pred_scores, _skeleton_value
+from posecli.evaluation.metrics import (
+    Arrays,
+    Metric,
+    _get,
+    _pred_scores,
+    labels_of_found_instances,
+    skeleton_sigmas,
+)
 
 __all__ = ["InstanceMatch", "match_instances"]
 
@@ -59,6 +66,18 @@ def match_instances(
     return matches
 
 
+def _by_image(gt_img: np.ndarray, pred_img: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per image id (of either side): ``(labelled rows, prediction rows)``, grouped in one sort."""
+    _, inverse = np.unique(np.concatenate([gt_img, pred_img]), return_inverse=True)
+    n_images = int(inverse.max()) + 1 if len(inverse) else 0
+
+    def groups(of: np.ndarray) -> list[np.ndarray]:
+        order = np.argsort(of, kind="stable")
+        return np.split(order, np.cumsum(np.bincount(of, minlength=n_images))[:-1])
+
+    return list(zip(groups(inverse[: len(gt_img)]), groups(inverse[len(gt_img) :]), strict=True))
+
+
 class InstanceMatch(Metric):
     """Recall, precision and matched mean error (``match/recall``, ``match/precision``,
     ``match/error``, ``match/oks``); see the module docstring.
@@ -87,21 +106,14 @@ class InstanceMatch(Metric):
 
     @classmethod
     def skeleton_defaults(cls, skeleton: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        sigmas = _skeleton_value(skeleton, "sigmas")
-        if "sigmas" not in arguments and sigmas is not None and len(sigmas) > 0:
-            return {"sigmas": list(sigmas)}
-        return {}
+        return skeleton_sigmas(skeleton, arguments)
 
     def bind_dataset(self, dataset: Any) -> None:
         """Bottom-up models and detected boxes find instances, not given ones: the labelled
         instances then come from the dataset, not the batches."""
-        pose_dataset = getattr(dataset, "dataset", dataset)
-        ann = getattr(pose_dataset, "ann", None)
-        whole = getattr(pose_dataset, "detections", None) or (
-            getattr(pose_dataset, "mode", "topdown") == "bottomup"
-        )
+        ann = labels_of_found_instances(dataset)
         self._dataset_gt = None
-        if ann is not None and whole:
+        if ann is not None:
             keep = ann.iscrowd == 0
             ids = np.array([r.id for r in ann.images])
             box = np.asarray(ann.bbox, np.float64)
@@ -123,12 +135,12 @@ class InstanceMatch(Metric):
         }
         if self._dataset_gt is None:
             box = _get(batch_meta, "bbox", self.name).reshape(n, 4).astype(np.float64)
-            ids = batch_meta.get("id")
+            has_ids = batch_meta.get("id") is not None
             out["gt"] = _get(batch_meta, "keypoints", self.name).astype(np.float64)
             out["gt_visible"] = _get(batch_meta, "keypoints_visible", self.name) > 0
             out["gt_area"] = (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])
             out["gt_key"] = (
-                np.full(n, -1) if ids is None else _get(batch_meta, "id", self.name).reshape(-1)
+                _get(batch_meta, "id", self.name).reshape(-1) if has_ids else np.full(n, -1)
             )
         return out
 
@@ -151,12 +163,11 @@ class InstanceMatch(Metric):
                 raise DataError(f"metric {self.name}: no OKS sigmas for {k} keypoints (set sigmas)")
             sigmas = _coco.COCO_SIGMAS
         gt = self._labelled(data)
-        keep = data["score"] >= self.score_thr
-        n_pred, n_gt = int(keep.sum()), len(gt["gt"])
+        kept = np.flatnonzero(data["score"] >= self.score_thr)
+        n_pred, n_gt = len(kept), len(gt["gt"])
         errors, oks_values, matched = [], [], 0
-        for img in np.unique(np.concatenate([gt["img_id"], data["img_id"][keep]])):
-            p = np.flatnonzero(keep & (data["img_id"] == img))
-            g = np.flatnonzero(gt["img_id"] == img)
+        for g, rows in _by_image(gt["img_id"], data["img_id"][kept]):
+            p = kept[rows]
             pairs = match_instances(
                 data["pred"][p],
                 data["score"][p],

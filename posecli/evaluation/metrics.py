@@ -49,6 +49,25 @@ def _skeleton_value(skeleton: Any, key: str) -> Any:
     return getattr(skeleton, key, None)
 
 
+def labels_of_found_instances(dataset: Any) -> Any:
+    """The annotations of ``dataset`` (a ``PoseTorchDataset``/``PoseDataset``) when its
+    instances are found rather than given (a bottom-up model, detected boxes): the truth a
+    metric then scores against; ``None`` when the batches carry the labels."""
+    pose_dataset = getattr(dataset, "dataset", dataset)
+    found = getattr(pose_dataset, "detections", None) or (
+        getattr(pose_dataset, "mode", "topdown") == "bottomup"
+    )
+    return getattr(pose_dataset, "ann", None) if found else None
+
+
+def skeleton_sigmas(skeleton: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"sigmas": ...}`` from the skeleton's OKS sigmas unless the recipe gives them."""
+    sigmas = _skeleton_value(skeleton, "sigmas")
+    if "sigmas" not in arguments and sigmas is not None and len(sigmas) > 0:
+        return {"sigmas": list(sigmas)}
+    return {}
+
+
 def _pred_scores(pred: Arrays, metric: str) -> np.ndarray:
     key = "scores" if "scores" in pred else "keypoint_scores"
     return _get(pred, key, metric)
@@ -331,13 +350,9 @@ class CocoAP(Metric):
     def bind_dataset(self, dataset: Any) -> None:
         """With detected boxes the batches carry no ground truth: take the dataset's whole
         annotation file as the ground truth instead (as MMPose's ``ann_file`` does)."""
-        pose_dataset = getattr(dataset, "dataset", dataset)
-        ann = getattr(pose_dataset, "ann", None)
+        ann = labels_of_found_instances(dataset)
         self._dataset_gt = None
-        whole = getattr(pose_dataset, "detections", None) or (
-            getattr(pose_dataset, "mode", "topdown") == "bottomup"  # instances found, not given
-        )
-        if self.ann_file is None and ann is not None and whole:
+        if self.ann_file is None and ann is not None:
             from posecli.data.converters.coco import coco_dict
 
             self._dataset_gt = coco_dict(ann)
@@ -347,10 +362,7 @@ class CocoAP(Metric):
 
     @classmethod
     def skeleton_defaults(cls, skeleton: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        sigmas = _skeleton_value(skeleton, "sigmas")
-        if "sigmas" not in arguments and sigmas is not None and len(sigmas) > 0:
-            return {"sigmas": list(sigmas)}
-        return {}
+        return skeleton_sigmas(skeleton, arguments)
 
     def _extract(self, predictions: Arrays, batch_meta: Arrays) -> dict[str, np.ndarray]:
         kps = _get(predictions, "keypoints", self.name).astype(np.float64)

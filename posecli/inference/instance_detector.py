@@ -4,10 +4,10 @@
 centroid.pt``: the bottom-up model finds every instance in the whole frame; each instance's box
 is the extent of its keypoints scored above ``kpt_thr`` (image pixels, xyxy; at least
 ``min_size`` a side) and its score the mean keypoint score. A model of one anchor point
-(SLEAP's centroid model, ``recipes/flies-centroid.toml``) gives boxes centred on that point. The top-down model then cuts its crops around these boxes, so with
-``get_bbox_center_scale.fixed_size`` only the box centres matter, and the top-down model gives
-the keypoints at its own (finer) resolution. Any bottom-up recipe trains such a detector
-(``recipes/flies-centroid.toml`` is one).
+(SLEAP's centroid model, ``recipes/flies-centroid.toml``) gives boxes centred on that point.
+The top-down model cuts its crops around these boxes (with ``get_bbox_center_scale.fixed_size``
+only their centres matter) and gives the keypoints at its own, finer resolution. Any bottom-up
+recipe trains such a detector.
 """
 
 from __future__ import annotations
@@ -35,18 +35,14 @@ class InstanceDetector:
             is above it).
         min_size: boxes are grown about their centre to at least this many pixels a side (a
             one-point anchor model, SLEAP's centroid, gives points, not boxes).
-        source: the checkpoint, for messages.
     """
 
     category = "instance"  # what the boxes hold: whatever the bottom-up model was trained on
 
-    def __init__(
-        self, predictor: Any, *, kpt_thr: float = 0.1, min_size: float = 32.0, source: str = ""
-    ) -> None:
+    def __init__(self, predictor: Any, *, kpt_thr: float = 0.1, min_size: float = 32.0) -> None:
         self.predictor = predictor
         self.kpt_thr = float(kpt_thr)
         self.min_size = float(min_size)
-        self.source = source
 
     def detect(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per BGR uint8 image ``(H, W, 3)``: ``(boxes (M, 4) float32 xyxy, scores (M,))`` by
@@ -89,4 +85,4 @@ def bottomup(
     predictor = load_predictor(str(weights), device=device, backend="torch")
     if not isinstance(predictor, BottomupPredictor):
         raise CheckpointError(f"{weights}: detector bottomup needs a bottom-up checkpoint")
-    return InstanceDetector(predictor, kpt_thr=kpt_thr, min_size=min_size, source=str(weights))
+    return InstanceDetector(predictor, kpt_thr=kpt_thr, min_size=min_size)

@@ -127,16 +127,25 @@ def make_box_provider(
     skeleton: Any = None,
     kpt_thr: float = 0.3,
     category_id: int | None = None,
+    checkpoint: str | Path | None = None,
 ) -> BoxProvider:
     """The box provider the options ask for (see ``posecli predict --help``).
 
-    With none of ``bbox``, ``bbox_file`` and ``detector`` the whole frame is the box; a
-    person skeleton gets a note that a detector is usually wanted. ``det_every > 1`` wraps the
-    provider in :class:`FollowBoxes`.
+    With none of ``bbox``, ``bbox_file`` and ``detector``, a two-stage ``checkpoint`` (recipe
+    ``[detector]``) brings its own detector and box threshold; otherwise the whole frame is
+    the box, and a person skeleton gets a note that a detector is usually wanted.
+    ``det_every > 1`` wraps the provider in :class:`FollowBoxes`.
     """
     chosen = [x for x in (bbox, bbox_file, detector) if x is not None]
     if len(chosen) > 1:
         raise PoseCliError("pass only one of --bbox, --bbox-file and --detector")
+    if not chosen and checkpoint is not None:
+        from posecli.inference.two_stage import checkpoint_detector
+
+        stage = checkpoint_detector(checkpoint)
+        if stage is not None:
+            detector, detector_weights, bbox_thr = stage
+            log.info("boxes from the checkpoint's detector %s (%s)", detector, detector_weights)
     if bbox is not None and bbox != "whole":
         raise PoseCliError(f"--bbox: expected 'whole', got {bbox!r}")
     provider: BoxProvider

@@ -8,7 +8,6 @@ model, ``<checkpoint folder>/detector/best.pt`` (:mod:`posecli.engine.two_stage`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from posecli.errors import CheckpointError
 
@@ -18,27 +17,23 @@ __all__ = ["DETECTOR_FOLDER", "checkpoint_detector"]
 DETECTOR_FOLDER = "detector"
 
 
-def checkpoint_detector(
-    checkpoint: str | Path, recipe: Any = None
-) -> tuple[str, str, float] | None:
+def checkpoint_detector(checkpoint: str | Path) -> tuple[str, str, float] | None:
     """``(detector name, weights, bbox_thr)`` of a two-stage checkpoint file, or None (also
-    for zoo names and exported files, which hold no recipe). ``recipe``: the checkpoint's, if
-    already read.
+    for zoo names and exported files, which hold no recipe).
 
     Raises:
         CheckpointError: the recipe names a detector trained with it but its run is missing.
     """
-    if recipe is None:
-        path = Path(str(checkpoint))
-        if path.suffix.lower() not in (".pt", ".pth", ".ckpt") or not path.is_file():
-            return None
-        from posecli.engine.checkpoint import read_checkpoint
-        from posecli.recipe import recipe_from_toml
+    path = Path(str(checkpoint))
+    if path.suffix.lower() not in (".pt", ".pth", ".ckpt") or not path.is_file():
+        return None
+    from posecli.engine.checkpoint import read_checkpoint
+    from posecli.recipe import recipe_from_toml
 
-        text = read_checkpoint(path).get("recipe")
-        if not text:
-            return None
-        recipe = recipe_from_toml(text, source=str(path))
+    text = read_checkpoint(path).get("recipe")
+    if not text:
+        return None
+    recipe = recipe_from_toml(text, source=str(path))
     section = recipe.detector
     if section is None:
         return None
