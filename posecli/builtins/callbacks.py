@@ -21,6 +21,12 @@ def posecli_register_callbacks(register: RegisterCallback) -> None:
         help="RTMPose stage 2: a second training pipeline from an epoch on (train.pipeline_switch)",
     )
     register(
+        "attribute_switch",
+        f"{_CORE}:AttributeSwitchCallback",
+        aliases=("RTMOModeSwitchHook",),
+        help="set model attributes from given epochs on (RTMO's second stage)",
+    )
+    register(
         "ema",
         f"{_CORE}:EMACallback",
         aliases=("EMAHook",),

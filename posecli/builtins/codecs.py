@@ -58,6 +58,12 @@ _CODECS: tuple[tuple[str, str, str, str], ...] = (
         "Bottom-up global and per-instance heatmaps (CID)",
     ),
     (
+        "yolox_pose",
+        "yolox_pose:YOLOXPoseAnnotationProcessor",
+        "YOLOXPoseAnnotationProcessor",
+        "One-stage instances as boxes/labels/areas; score threshold + box NMS (RTMO)",
+    ),
+    (
         "image_pose_lifting",
         "pose_lifting:ImagePoseLifting",
         "ImagePoseLifting",

@@ -162,6 +162,18 @@ _TRANSFORMS: tuple[tuple[str, str, str, str], ...] = (
         "Bottom-up: mask of the supervised heatmap region",
     ),
     (
+        "mosaic",
+        f"{_T}.mix:Mosaic",
+        "Mosaic",
+        "One-stage: four images tiled around a random centre (YOLOX/RTMO)",
+    ),
+    (
+        "yolox_mixup",
+        f"{_T}.mix:YOLOXMixUp",
+        "YOLOXMixUp",
+        "One-stage: blend with a rescaled, flipped, cropped second image (YOLOX/RTMO)",
+    ),
+    (
         "filter_annotations",
         f"{_T}.bottomup:FilterAnnotations",
         "FilterAnnotations",

@@ -10,6 +10,12 @@ _M = "posecli.models"
 @hookimpl
 def posecli_register_backbones(register: RegisterCallback) -> None:
     register(
+        "csp_darknet",
+        f"{_M}.backbones.csp_darknet:CSPDarknet",
+        aliases=("CSPDarknet",),
+        help="CSPDarknet (YOLOX/RTMO backbone: Focus stem, Darknet-bottleneck CSP stages)",
+    )
+    register(
         "cspnext",
         f"{_M}.backbones.cspnext:CSPNeXt",
         aliases=("CSPNeXt",),
@@ -85,6 +91,24 @@ def posecli_register_necks(register: RegisterCallback) -> None:
         aliases=("FeatureMapProcessor",),
         help="select / concat / rescale feature maps",
     )
+    register(
+        "hybrid_encoder",
+        f"{_M}.necks.hybrid_encoder:HybridEncoder",
+        aliases=("HybridEncoder",),
+        help="RT-DETR hybrid encoder: transformer on the top level + CSP-RepVGG FPN/PAN (RTMO)",
+    )
+    register(
+        "channel_mapper",
+        f"{_M}.necks.channel_mapper:ChannelMapper",
+        aliases=("ChannelMapper",),
+        help="one ConvModule per level to a common width (MMDet's; RTMO's projector)",
+    )
+    register(
+        "yolox_pafpn",
+        f"{_M}.necks.yolox_pafpn:YOLOXPAFPN",
+        aliases=("YOLOXPAFPN",),
+        help="YOLOX path-aggregation FPN (Darknet-bottleneck CSP layers, 1×1 out convs)",
+    )
 
 
 #: Bottom-up heads: (module and name, class, MMPose alias, help).
@@ -106,6 +130,12 @@ _BOTTOMUP_HEADS = (
         "CIDHead",
         "CIDHead",
         "bottom-up CID: instance roots + decoupled per-instance heatmaps",
+    ),
+    (
+        "rtmo_head",
+        "RTMOHead",
+        "RTMOHead",
+        "one-stage RTMO: anchor boxes + dynamic coordinate classifier poses (SimOTA)",
     ),
 )
 #: Bottom-up losses: (name, class = MMPose alias, help).
@@ -195,6 +225,14 @@ def posecli_register_heads(register: RegisterCallback) -> None:
 def posecli_register_losses(register: RegisterCallback) -> None:
     for name, attr, text in _BOTTOMUP_LOSSES:
         register(name, f"{_M}.losses.bottomup:{attr}", aliases=(attr,), help=text)
+    for name, attr, text in (  # one-stage heads (YOLOX-Pose, RTMO)
+        ("oks_loss", "OKSLoss", "1 - OKS of regressed keypoints (YOLO-Pose / RTMO)"),
+        ("iou_loss", "IoULoss", "IoU loss of aligned xyxy boxes (linear / square / log)"),
+        ("varifocal_loss", "VariFocalLoss", "varifocal loss of instance scores (RTMO)"),
+        ("bce", "BCELoss", "weighted binary cross-entropy (keypoint visibility)"),
+        ("mlecc_loss", "MLECCLoss", "likelihood loss of 1-D coordinate heatmaps (RTMO DCC)"),
+    ):
+        register(name, f"{_M}.losses.one_stage:{attr}", aliases=(attr,), help=text)
     register(
         "keypoint_mse",
         f"{_M}.losses.heatmap:KeypointMSELoss",

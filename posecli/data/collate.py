@@ -43,6 +43,7 @@ _SKIP = {
     "upper_body_ids",
     "lower_body_ids",
     "extra_meta_keys",
+    "mix_source",
     *META_KEYS,
     *_TENSOR_KEYS,
 }

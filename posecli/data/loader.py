@@ -118,11 +118,20 @@ class PoseTorchDataset(Dataset):
             )
         return sample
 
+    def _mix_source(self, rng: np.random.Generator) -> dict[str, Any]:
+        """The raw sample of a random index (mixed-image transforms, ``posecli.data.
+        transforms.mix``)."""
+        return self.raw(int(rng.integers(len(self))))
+
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         rng = np.random.default_rng([self.seed, int(epoch), int(index)])
         try:
-            return self.pipeline(self.raw(int(index)), rng)
+            sample = self.raw(int(index))
+            sample["mix_source"] = self._mix_source  # Mosaic / MixUp draw partners from it
+            out = self.pipeline(sample, rng)
+            out.pop("mix_source", None)
+            return out
         except DataError as exc:
             if not self.skip_bad_samples or len(self) < 2:
                 raise

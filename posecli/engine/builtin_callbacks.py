@@ -13,7 +13,13 @@ from posecli.errors import PoseCliError
 if TYPE_CHECKING:
     from posecli.engine.trainer import Trainer
 
-__all__ = ["CheckpointCallback", "EMACallback", "EarlyStoppingCallback", "PipelineSwitchCallback"]
+__all__ = [
+    "AttributeSwitchCallback",
+    "CheckpointCallback",
+    "EMACallback",
+    "EarlyStoppingCallback",
+    "PipelineSwitchCallback",
+]
 
 log = logging.getLogger("posecli.train")
 
@@ -137,3 +143,61 @@ class EarlyStoppingCallback(Callback):
             best.epoch,
         )
         trainer.stop_reason = "early stopping"
+
+
+class AttributeSwitchCallback(Callback):
+    """Set model attributes from given epochs on (MMPose's ``RTMOModeSwitchHook``).
+
+    Args:
+        epoch_attributes: ``{"<0-based epoch>": {"head.proxy_target_cc": true,
+            "head.loss_oks.loss_weight": 10.0}}``: dotted paths from the model. Every path is
+            checked when training starts (a typo is an error then, not hours later); each
+            epoch's values are applied once, at the start of the first epoch at or after it
+            (also when a resumed run starts past it).
+    """
+
+    def __init__(self, epoch_attributes: Mapping[str, Mapping[str, Any]]) -> None:
+        try:
+            self.schedule = sorted(
+                (int(e), dict(attrs)) for e, attrs in dict(epoch_attributes).items()
+            )
+        except (TypeError, ValueError):
+            raise PoseCliError(
+                "attribute_switch.epoch_attributes: keys must be epoch numbers and values "
+                "tables of attribute = value"
+            ) from None
+        self.applied: set[int] = set()
+
+    @staticmethod
+    def _owner(root: Any, path: str) -> tuple[Any, str]:
+        *parents, leaf = path.split(".")
+        obj = root
+        for part in parents:
+            obj = getattr(obj, part)
+        if not hasattr(obj, leaf):
+            raise AttributeError(leaf)
+        return obj, leaf
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        for epoch, attrs in self.schedule:
+            for path in attrs:
+                try:
+                    self._owner(trainer.model, path)
+                except AttributeError:
+                    raise PoseCliError(
+                        f"attribute_switch: epoch {epoch}: the model has no attribute {path!r}"
+                    ) from None
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        for epoch, attrs in self.schedule:
+            if epoch in self.applied or trainer.epoch < epoch:
+                continue
+            self.applied.add(epoch)
+            for path, value in attrs.items():
+                obj, leaf = self._owner(trainer.model, path)
+                setattr(obj, leaf, type(getattr(obj, leaf))(value))
+            log.info(
+                "epoch %d: set %s",
+                trainer.epoch + 1,
+                ", ".join(f"{k} = {v}" for k, v in attrs.items()),
+            )

@@ -105,10 +105,13 @@ def bottomup_predictions(
         "keypoints": kp.astype(np.float32),
         "scores": (np.concatenate(scores) if scores else np.zeros((0, k))).astype(np.float32),
     }
+    box_scores = getattr(model, "last_bbox_scores", None)  # one-stage models score instances
     return predictions, {
         "img_id": img_ids,
         "id": np.full(n, -1),
-        "bbox_score": np.ones(n),
+        "bbox_score": np.concatenate(box_scores).astype(np.float64)
+        if box_scores is not None and n
+        else np.ones(n),
         "category_id": np.ones(n, np.int64),
     }
 

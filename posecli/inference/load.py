@@ -16,6 +16,7 @@ from typing import Any
 
 from posecli.errors import CheckpointError, PoseCliError
 from posecli.runtime import Predictor, TopDownSpec, cache_dir, is_exported_model, open_exported
+from posecli.runtime.backends import open_backend
 from posecli.runtime.spec import SPEC_VERSION
 
 __all__ = [
@@ -123,6 +124,19 @@ def _skeleton_of(recipe: Any, metainfo: dict[str, Any] | None) -> Any:
     return None
 
 
+def _named_skeleton(meta: dict[str, Any]) -> Any:
+    """The registered skeleton a bottom-up file's metainfo names, if any."""
+    name = (meta.get("metainfo") or {}).get("name")
+    if not name:
+        return None
+    try:
+        from posecli.data.metainfo import load_skeleton
+
+        return load_skeleton(str(name))
+    except PoseCliError:
+        return None
+
+
 def _file_skeleton(spec: TopDownSpec) -> Any:
     """The registered skeleton an exported file names, when its keypoints match."""
     if not spec.skeleton:
@@ -227,7 +241,16 @@ def load_predictor(
             raise PoseCliError(
                 f"--backend {backend}: {text} is a {kind} file; use --backend {kind} or auto"
             )
-        file_spec, runner = open_exported(text, threads=threads, device=device)
+        runner = open_backend(text, threads=threads, device=device)
+        meta = runner.metadata()
+        if meta.get("kind") == "bottomup":  # whole frames in: one-stage RTMO files
+            from posecli.runtime.bottomup_exported import exported_bottomup_predictor
+
+            return exported_bottomup_predictor(  # type: ignore[return-value]
+                runner, meta, text, skeleton=_named_skeleton(meta)
+            )
+        file_spec = TopDownSpec.from_metadata(meta, source=text)
+        runner.spec = file_spec
         return Predictor(file_spec, runner, skeleton=_file_skeleton(file_spec), source=text, **opts)
     model, recipe, skeleton, metainfo = load_pose_model(text)
     dev = resolve_device(device)

@@ -26,7 +26,7 @@ from posecli.errors import CheckpointError
 
 MMPOSE_URL = "https://download.openmmlab.com/mmpose/v1"
 
-#: ``mmpose://NAME`` → URL of a published MMPose 1.x COCO checkpoint (256×192).
+#: ``mmpose://NAME`` → URL of a published MMPose checkpoint.
 MMPOSE_CHECKPOINTS: dict[str, str] = {
     "rtmpose-t": f"{MMPOSE_URL}/projects/rtmposev1/rtmpose-tiny_simcc-coco_pt-aic-coco_420e-256x192-e613ba3f_20230127.pth",
     "rtmpose-s": f"{MMPOSE_URL}/projects/rtmposev1/rtmpose-s_simcc-coco_pt-aic-coco_420e-256x192-8edcf0d7_20230127.pth",
@@ -34,6 +34,10 @@ MMPOSE_CHECKPOINTS: dict[str, str] = {
     "rtmpose-l": f"{MMPOSE_URL}/projects/rtmposev1/rtmpose-l_simcc-coco_pt-aic-coco_420e-256x192-1352a4d2_20230127.pth",
     "hrnet-w32": f"{MMPOSE_URL}/body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192-81c58e40_20220909.pth",
     "res50": f"{MMPOSE_URL}/body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192-04af38ce_20220923.pth",
+    # one-stage RTMO on COCO 640×640 (recipes/coco/rtmo-*.toml)
+    "rtmo-s": f"{MMPOSE_URL}/projects/rtmo/rtmo-s_8xb32-600e_coco-640x640-8db55a59_20231211.pth",
+    "rtmo-m": f"{MMPOSE_URL}/projects/rtmo/rtmo-m_16xb16-600e_coco-640x640-6f4e0306_20231211.pth",
+    "rtmo-l": f"{MMPOSE_URL}/projects/rtmo/rtmo-l_16xb16-600e_coco-640x640-516a421f_20231211.pth",
     # 2D→3D lifters on Human3.6M (recipes/h36m/*.toml); the TCN ones are MMPose 0.x files
     # (keypoint_head.* keys, renamed on load)
     "simplebaseline3d": "https://download.openmmlab.com/mmpose/body3d/simple_baseline/simple3Dbaseline_h36m-f0ad73a4_20210419.pth",

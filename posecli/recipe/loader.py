@@ -141,9 +141,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """Apply ``--set`` overrides in order; integers index into arrays (``pipeline.2.prob``)."""
+    """Apply ``--set`` overrides in order; integers index into arrays (``pipeline.2.prob``);
+    the bare value ``null`` removes the key (its default applies again)."""
     for text in overrides:
         keys, value = parse_override(text)
+        remove = text.partition("=")[2].strip() == "null"
         node: Any = data
         for depth, key in enumerate(keys[:-1]):
             where = ".".join(keys[: depth + 1])
@@ -155,7 +157,13 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
                 raise RecipeError(f"--set {text!r}: {where} is a value, not a table")
         last = keys[-1]
         if isinstance(node, list):
-            node[_list_index(node, last, ".".join(keys), text)] = value
+            index = _list_index(node, last, ".".join(keys), text)
+            if remove:
+                del node[index]
+            else:
+                node[index] = value
+        elif remove:
+            node.pop(last, None)
         else:
             node[last] = value
     return data

@@ -245,6 +245,14 @@ class TorchScriptBackend:
         self._torch.set_num_threads(int(threads))
         self.threads = int(threads)
 
+    def _run(self, x: np.ndarray) -> list[np.ndarray]:
+        """Raw outputs for a float32 input batch (what the graph was traced on)."""
+        torch = self._torch
+        with torch.inference_mode():
+            out = self.module(torch.from_numpy(x).to(self.torch_device))
+        out = out if isinstance(out, (tuple, list)) else (out,)
+        return [o.float().cpu().numpy() for o in out]
+
     def run(self, crops: np.ndarray) -> list[np.ndarray]:
         if self.spec is None:
             raise PoseCliError(f"{self.path}: no spec to prepare its input")
@@ -260,6 +268,16 @@ def open_exported(
     path: str | Path, *, threads: int | None = None, device: str = "cpu"
 ) -> tuple[TopDownSpec, OrtBackend | TorchScriptBackend]:
     """``(spec, backend)`` of an exported ``.onnx`` (ONNX Runtime) or ``.ts`` (TorchScript) file."""
+    backend = open_backend(path, threads=threads, device=device)
+    spec = TopDownSpec.from_metadata(backend.metadata(), source=str(path))
+    backend.spec = spec
+    return spec, backend
+
+
+def open_backend(
+    path: str | Path, *, threads: int | None = None, device: str = "cpu"
+) -> OrtBackend | TorchScriptBackend:
+    """The runtime of an exported ``.onnx`` (ONNX Runtime) or ``.ts`` (TorchScript) file."""
     p = Path(path)
     if not p.is_file():
         raise PoseCliError(f"no such model file: {p}")
@@ -271,9 +289,7 @@ def open_exported(
         backend = TorchScriptBackend(p, threads=threads, device=device)
     else:
         raise PoseCliError(f"{p}: unknown model format {suffix!r}; expected .onnx or .ts")
-    spec = TopDownSpec.from_metadata(backend.metadata(), source=str(p))
-    backend.spec = spec
-    return spec, backend
+    return backend
 
 
 def output_kind(outputs: Any) -> str:
@@ -341,6 +357,7 @@ __all__ = [
     "TorchBackend",
     "TorchScriptBackend",
     "is_exported_model",
+    "open_backend",
     "open_exported",
     "output_kind",
     "spec_from_model",

@@ -22,7 +22,9 @@ from posecli.runtime.frames import Frame
 from posecli.runtime.predictor import as_frame
 from posecli.runtime.result import FramePrediction
 
-Infer = Callable[[np.ndarray, dict[str, np.ndarray]], tuple[list[np.ndarray], list[np.ndarray]]]
+#: ``infer(inputs, meta)`` → ``(keypoints, scores)`` or ``(keypoints, scores, boxes,
+#: box_scores)`` (lists over the batch); without boxes they are the keypoints' extents
+Infer = Callable[[np.ndarray, dict[str, np.ndarray]], tuple[list[np.ndarray], ...]]
 Stage = Callable[[Frame, FramePrediction], FramePrediction]
 
 
@@ -49,7 +51,8 @@ class BottomupPredictor:
     """Whole-frame prediction with a bottom-up model.
 
     Args:
-        infer: ``infer(inputs (1, 3, H, W) uint8, meta)`` → ``([kps (N, K, 2)], [scores])``;
+        infer: ``infer(inputs (1, 3, H, W) uint8, meta)`` → ``([kps (N, K, 2)], [scores])``
+            (optionally also ``[boxes (N, 4)], [box_scores (N,)]``);
             ``meta`` holds ``input_size``, ``input_center``, ``input_scale`` ``(1, 2)``.
         resize: a ``bottomup_resize`` transform (``posecli.data.transforms.bottomup``) or any
             ``resize(sample, rng)`` setting ``img``, ``input_center``, ``input_scale``.
@@ -91,17 +94,17 @@ class BottomupPredictor:
             "input_center": np.asarray([sample["input_center"]], np.float32),
             "input_scale": np.asarray([sample["input_scale"]], np.float32),
         }
-        kps, scores = self.infer(inputs, meta)
-        kp = np.asarray(kps[0], np.float32).reshape(-1, self.num_keypoints, 2)
-        sc = np.asarray(scores[0], np.float32).reshape(-1, self.num_keypoints)
+        out = self.infer(inputs, meta)
+        kp = np.asarray(out[0][0], np.float32).reshape(-1, self.num_keypoints, 2)
+        sc = np.asarray(out[1][0], np.float32).reshape(-1, self.num_keypoints)
+        if len(out) == 4:  # the model's own boxes and instance scores (one-stage RTMO)
+            boxes = np.asarray(out[2][0], np.float32).reshape(-1, 4)
+            box_scores = np.asarray(out[3][0], np.float32).reshape(-1)
+        else:
+            boxes = keypoint_boxes(kp, sc)
+            box_scores = sc.mean(1) if len(sc) else np.zeros(0, np.float32)
         return FramePrediction(
-            frame.index,
-            frame.time_s,
-            kp,
-            sc,
-            keypoint_boxes(kp, sc),
-            sc.mean(1) if len(sc) else np.zeros(0, np.float32),
-            name=frame.name,
+            frame.index, frame.time_s, kp, sc, boxes, box_scores, name=frame.name
         )
 
     def stream_with_frames(

@@ -27,6 +27,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "image_pose_lifting": {"num_keypoints": K},
     "video_pose_lifting": {"num_keypoints": K},
     "motionbert": {"num_keypoints": K},
+    "yolox_pose": {"input_size": INP},
 }
 
 
@@ -39,6 +40,9 @@ def _config(name: str) -> dict[str, Any]:
 
 def _outputs(codec: BaseCodec, enc: dict[str, Any], kp: np.ndarray) -> tuple:
     """Model-output-shaped arrays (one sample) made from the encoded targets."""
+    if "bboxes" in enc:  # one-stage: each instance is its own best candidate
+        n = len(enc["bboxes"])
+        return np.ones((n,), np.float32), enc["bboxes"], kp, enc["keypoints_visible"]
     if "keypoint_x_labels" in enc:
         return enc["keypoint_x_labels"], enc["keypoint_y_labels"]
     if "keypoint_indices" in enc:  # associative embedding: tags = instance id at its pixels

@@ -41,6 +41,8 @@ TABLES = {
     "bottomup_resize": {"input_size": [128, 128], "resize_mode": "expand"},
     "bottomup_get_heatmap_mask": {},
     "filter_annotations": {},
+    "mosaic": {"img_scale": [64, 64]},  # one-stage: tests/bottomup/test_rtmo.py
+    "yolox_mixup": {"img_scale": [64, 64]},
 }
 BEFORE = ["load_image", "get_bbox_center_scale"]
 AFTER_AFFINE = {

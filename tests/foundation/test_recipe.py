@@ -91,6 +91,17 @@ def test_overrides_apply_to_nested_tables_and_array_items(tmp_path: Path) -> Non
     assert recipe.seed == 7
 
 
+def test_override_null_removes_a_key_and_its_default_applies(tmp_path: Path) -> None:
+    path = write(tmp_path, "base.toml", BASE)
+    assert load_recipe(path).model.backbone.kwargs["widen_factor"] == 0.375
+    full = load_recipe(path).data.train
+    recipe = load_recipe(path, ["model.backbone.widen_factor=null", "data.train.pipeline.1=null"])
+    assert "widen_factor" not in recipe.model.backbone.kwargs
+    assert recipe.data.train is not None and full is not None
+    names = [t.name for t in full.pipeline]
+    assert [t.name for t in recipe.data.train.pipeline] == names[:1] + names[2:]
+
+
 def test_override_index_out_of_range(tmp_path: Path) -> None:
     with pytest.raises(
         RecipeError, match=r"data.train.pipeline.9: index out of range for an array of 2"

@@ -13,6 +13,7 @@ from posecli.recipe.schema import TestConfig
 #: Small settings per built-in backbone (third-party names are built with defaults).
 BACKBONE_KWARGS: dict[str, dict[str, Any]] = {
     "cspnext": {"variant": "t", "out_indices": (2, 3, 4)},
+    "csp_darknet": {"deepen_factor": 0.33, "widen_factor": 0.125, "out_indices": (1, 2, 3, 4)},
     "hrnet": {"arch": "w18", "multiscale_output": True},
     "resnet": {"depth": 18, "out_indices": (0, 1, 2, 3)},
     "mobilenet_v2": {"widen_factor": 0.5, "out_indices": (0, 1, 2, 3)},
@@ -27,9 +28,12 @@ OWN_SUITES = {
     "ae_head": "tests/bottomup",
     "cid_head": "tests/bottomup",
     "dekr_head": "tests/bottomup",
+    "rtmo_head": "tests/bottomup/test_rtmo.py",
     "rtmw_head": "tests/data_pipeline/test_mmpose_recipes.py",
     "associative_embedding_loss": "tests/bottomup",
     "info_nce": "tests/bottomup",
+    "iou_loss": "tests/models/test_one_stage_losses.py",  # (boxes, boxes): no weight
+    "mlecc_loss": "tests/models/test_one_stage_losses.py",  # per-instance (N,) result
 }
 BACKBONES = [n for n in registry("backbones").names() if not n.endswith(":") and n not in LIFTING]
 
@@ -72,6 +76,27 @@ def test_frozen_stages_and_norm_eval() -> None:
 NECK_KWARGS: dict[str, dict[str, Any]] = {
     "fpn": {"in_channels": [8, 16, 32], "out_channels": 8, "num_outs": 4},
     "cspnext_pafpn": {"in_channels": [8, 16, 32], "out_channels": 8, "num_csp_blocks": 1},
+    "yolox_pafpn": {"in_channels": [8, 16, 32], "out_channels": 8, "num_csp_blocks": 1},
+    "channel_mapper": {"in_channels": [8, 16, 32], "out_channels": 8, "num_outs": 4},
+    "hybrid_encoder": {
+        "in_channels": [8, 16, 32],
+        "hidden_dim": 16,
+        "deepen_factor": 0.33,
+        "widen_factor": 0.5,
+        "output_indices": [1, 2],
+        "encoder_cfg": {
+            "self_attn_cfg": {"embed_dims": 16, "num_heads": 2},
+            "ffn_cfg": {"embed_dims": 16, "feedforward_channels": 32, "act_cfg": {"type": "GELU"}},
+        },
+        "projector": {
+            "name": "channel_mapper",
+            "in_channels": [16, 16],
+            "out_channels": 8,
+            "kernel_size": 1,
+            "act_cfg": "none",
+            "norm_cfg": {"type": "BN"},
+        },
+    },
     "feature_map_processor": {
         "select_index": [0, 2],
         "concat": True,
@@ -250,6 +275,14 @@ def _loss_case(name: str) -> tuple[dict[str, Any], Any, Any]:
         target[..., 4, 4] = 1.0
         pred = torch.rand(1, 3, 8, 8).clamp(0.05, 0.95).requires_grad_()
         return {"use_target_weight": True}, pred, target
+    if name == "oks_loss":  # one-stage losses: values in tests/models/test_one_stage_losses.py
+        return (
+            {"sigmas": [0.5, 0.5, 0.5]},
+            torch.rand(1, 3, 2, requires_grad=True),
+            torch.rand(1, 3, 2),
+        )
+    if name in ("varifocal_loss", "bce"):  # logits (N, C) against scores in [0, 1]
+        return {"use_target_weight": True}, torch.randn(1, 3, requires_grad=True), torch.rand(1, 3)
     pytest.skip(f"no test case for third-party loss {name!r}")
 
 

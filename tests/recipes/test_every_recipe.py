@@ -163,6 +163,23 @@ RUNS: dict[str, RecipeRun] = {
         )
         for name in ("ae-hrnet-w32", "dekr-hrnet-w32", "cid-hrnet-w32")
     },
+    **{  # one-stage RTMO: whole images at 256², its own boxes and scores
+        f"coco/{name}.toml": RecipeRun(
+            lambda root: [
+                f"data.root={json.dumps(str(root))}",
+                "model.pretrained=[]",
+                "train.epochs=1",
+                "codec.input_size=[256, 256]",
+                "data.train.batch_size=2",
+                "data.train.num_workers=0",
+                "data.val.num_workers=0",
+            ],
+            "coco_root",
+            "coco/AP",
+            lambda root: [str(root / "val2017" / "000000196141.jpg")],
+        )
+        for name in ("rtmo-s", "rtmo-m", "rtmo-l")
+    },
     "flies.toml": RecipeRun(  # both stages: the centred-instance model, then its detector
         lambda root: [*_FLY_QUICK, f"detector.set={json.dumps(_FLY_QUICK)}"],
         "",

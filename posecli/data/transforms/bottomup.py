@@ -31,11 +31,22 @@ def _truncnorm(rng: np.random.Generator, size: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def _warp_image(img: np.ndarray, m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _warp_image(
+    img: np.ndarray, m: np.ndarray, size: tuple[int, int], pad_val: Any = 0
+) -> np.ndarray:
+    """``cv2.warpAffine`` (``m`` 2×3) or ``cv2.warpPerspective`` (3×3), border ``pad_val``."""
     plane = gray_plane(img)
-    if plane is None:
-        return cv2.warpAffine(img, m, size, flags=cv2.INTER_LINEAR)
-    return cv2.cvtColor(cv2.warpAffine(plane, m, size, flags=cv2.INTER_LINEAR), cv2.COLOR_GRAY2BGR)
+    src = img if plane is None else plane
+    border = (
+        tuple(float(v) for v in np.ravel(pad_val)) if np.ndim(pad_val) else (float(pad_val),) * 3
+    )
+    if plane is not None:
+        border = float(np.ravel(border)[0])
+    if np.shape(m)[0] == 3:
+        out = cv2.warpPerspective(src, m, size, flags=cv2.INTER_LINEAR, borderValue=border)
+    else:
+        out = cv2.warpAffine(src, m, size, flags=cv2.INTER_LINEAR, borderValue=border)
+    return out if plane is None else cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
 
 
 def apply_pending(sample: dict[str, Any]) -> dict[str, Any]:
@@ -76,15 +87,24 @@ def fix_aspect_ratio_bottomup(
 class BottomupRandomAffine:
     """Random shift, scale and rotation of the whole image into ``input_size`` (training).
 
-    Offset ``tn(2) · shift_factor · (img_w, img_h)``, scale ``s_min + (s_max - s_min)(tn + 1)/2``
+    Offset ``u(2) · shift_factor · (img_w, img_h)``, scale ``s_min + (s_max - s_min)(u + 1)/2``
     of the image size (then fitted to the input aspect by ``scale_type``), rotation
-    ``tn · rotate_factor`` degrees (``tn``: normal truncated to [-1, 1]), each applied with its
-    probability. Centre ``(img_w/2, img_h/2)`` (UDP: ``((img_w-1)/2, (img_h-1)/2)``).
+    ``u · rotate_factor`` degrees, each applied with its probability; ``u`` is a normal
+    truncated to [-1, 1] (``distribution = "trunc_norm"``) or uniform on [-1, 1]
+    (``"uniform"``). Centre ``(img_w/2, img_h/2)`` (UDP: ``((img_w-1)/2, (img_h-1)/2)``).
+    Instance ``area`` scales with the warp's determinant.
 
     Args:
         input_size: model input ``(w, h)``.
         shift_factor, shift_prob, scale_factor, scale_prob, scale_type, rotate_factor,
         rotate_prob, use_udp: as MMPose.
+        distribution: ``trunc_norm`` or ``uniform`` (RTMO).
+        transform_mode: ``affine``, ``affine_udp`` (= ``use_udp``) or ``perspective`` (the same
+            geometry as ``affine`` as a 3×3 matrix warped with ``cv2.warpPerspective``, as
+            MMPose's RTMO pipeline builds it).
+        pad_val: border value (a number or a BGR triple).
+        bbox_keep_corner: must be false: boxes become the xyxy hull of their warped corners.
+        clip_border: clip boxes to the input; keypoints outside it become invisible.
     """
 
     def __init__(
@@ -98,7 +118,31 @@ class BottomupRandomAffine:
         rotate_factor: float = 30.0,
         rotate_prob: float = 1.0,
         use_udp: bool = False,
+        distribution: str = "trunc_norm",
+        transform_mode: str = "affine",
+        pad_val: float | Sequence[float] = 0,
+        bbox_keep_corner: bool = False,
+        clip_border: bool = False,
     ) -> None:
+        if distribution not in ("trunc_norm", "uniform"):
+            raise ValueError(
+                f"distribution must be 'trunc_norm' or 'uniform', got {distribution!r}"
+            )
+        if transform_mode not in ("affine", "affine_udp", "perspective"):
+            raise ValueError(
+                "transform_mode must be 'affine', 'affine_udp' or 'perspective', "
+                f"got {transform_mode!r}"
+            )
+        if bbox_keep_corner:
+            raise ValueError(
+                "bbox_keep_corner = true is not supported: posecli boxes are xyxy (the hull of "
+                "the warped corners); set it to false"
+            )
+        self.distribution = distribution
+        self.transform_mode = transform_mode
+        self.pad_val = pad_val
+        self.clip_border = bool(clip_border)
+        use_udp = bool(use_udp) or transform_mode == "affine_udp"
         if len(input_size) != 2:
             raise ValueError(f"input_size must be [width, height], got {input_size}")
         if scale_type not in ("short", "long"):
@@ -113,21 +157,26 @@ class BottomupRandomAffine:
         self.rotate_prob = float(rotate_prob)
         self.use_udp = bool(use_udp)
 
+    def _unit(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        if self.distribution == "uniform":
+            return rng.uniform(-1.0, 1.0, size).astype(np.float32)
+        return _truncnorm(rng, size)
+
     def params(self, rng: np.random.Generator) -> tuple[np.ndarray, float, float]:
         """``(offset rate (2,), scale rate, rotation degrees)`` drawn from ``rng``."""
         offset = (
-            _truncnorm(rng, 2) * self.shift_factor
+            self._unit(rng, 2) * self.shift_factor
             if rng.random() < self.shift_prob
             else np.zeros(2, np.float32)
         )
         lo, hi = self.scale_factor
         scale = (
-            float(lo + (hi - lo) * (_truncnorm(rng, 1)[0] + 1) / 2)
+            float(lo + (hi - lo) * (self._unit(rng, 1)[0] + 1) / 2)
             if rng.random() < self.scale_prob
             else 1.0
         )
         rot = (
-            float(_truncnorm(rng, 1)[0] * self.rotate_factor)
+            float(self._unit(rng, 1)[0] * self.rotate_factor)
             if rng.random() < self.rotate_prob
             else 0.0
         )
@@ -154,13 +203,26 @@ class BottomupRandomAffine:
         img_h, img_w = sample.get("img_shape") or sample["img"].shape[:2]
         m = self.matrix((int(img_w), int(img_h)), *self.params(rng))
         w, h = self.input_size
-        sample["img"] = _warp_image(sample["img"], m, (w, h))
+        warp = np.vstack([m, [0.0, 0.0, 1.0]]) if self.transform_mode == "perspective" else m
+        sample["img"] = _warp_image(sample["img"], warp, (w, h), self.pad_val)
         sample["img_shape"] = (h, w)
         if "keypoints" in sample:
             kp = warp_points(np.asarray(sample["keypoints"], np.float32), m).astype(np.float32)
             sample["keypoints"] = kp  # input space from here on (MMPose)
         if "bbox" in sample:
             sample["bbox"] = _warp_boxes(sample["bbox"], m)
+        if "area" in sample:
+            det = abs(float(np.linalg.det(np.asarray(m, np.float64)[:, :2])))
+            sample["area"] = (np.asarray(sample["area"], np.float32) * det).astype(np.float32)
+        if self.clip_border:
+            if "bbox" in sample:
+                sample["bbox"][:, 0::2] = sample["bbox"][:, 0::2].clip(0, w)
+                sample["bbox"][:, 1::2] = sample["bbox"][:, 1::2].clip(0, h)
+            if "keypoints" in sample and "keypoints_visible" in sample:
+                kp = sample["keypoints"]
+                out = (kp[..., 0] < 0) | (kp[..., 0] > w) | (kp[..., 1] < 0) | (kp[..., 1] > h)
+                vis = np.asarray(sample["keypoints_visible"], np.float32)
+                sample["keypoints_visible"] = np.where(out, 0, vis).astype(np.float32)
         sample["input_size"] = (w, h)
         sample["warp_mat"] = m.astype(np.float32)
         return sample
@@ -170,7 +232,8 @@ class BottomupResize:
     """Resize the whole image for inference (MMPose ``BottomupResize``, one scale).
 
     ``fit``: the image fits inside ``input_size`` (a multiple of ``size_factor``);
-    ``expand``: the shorter side matches and the input grows to a multiple of ``size_factor``.
+    ``expand``: the shorter side matches and the input grows to a multiple of ``size_factor``;
+    the padding is ``pad_val`` (a number or a BGR triple; RTMO: 114).
     Records ``input_size`` (the padded size), ``input_center`` (rounded image centre) and
     ``input_scale`` (image size × padded / resized); keypoints stay in image pixels.
     """
@@ -182,7 +245,9 @@ class BottomupResize:
         resize_mode: str = "fit",
         use_udp: bool = False,
         aug_scales: Sequence[float] | None = None,
+        pad_val: float | Sequence[float] = 0,
     ) -> None:
+        self.pad_val = pad_val
         if resize_mode not in ("fit", "expand"):
             raise ValueError(f"resize_mode must be 'fit' or 'expand', got {resize_mode!r}")
         if aug_scales:
@@ -227,7 +292,7 @@ class BottomupResize:
                 [img_w * padded[0] / actual[0], img_h * padded[1] / actual[1]], np.float32
             )
             m = get_warp_matrix(center, scale, 0.0, padded)
-        sample["img"] = _warp_image(sample["img"], m, padded)
+        sample["img"] = _warp_image(sample["img"], m, padded, self.pad_val)
         sample["img_shape"] = (padded[1], padded[0])
         sample["input_size"] = padded
         sample["input_center"] = center.astype(np.float32)

@@ -23,6 +23,16 @@ def _takes_rng(codec: Any) -> bool:
     return "rng" in inspect.signature(codec.encode).parameters
 
 
+def _extra_inputs(codec: Any, sample: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """``rng`` for codecs that draw random numbers, and the sample's values of the codec's
+    ``auxiliary_encode_keys`` (MMPose's name: e.g. ``bbox``, ``category_id``, ``area``)."""
+    extra: dict[str, Any] = {"rng": rng} if _takes_rng(codec) else {}
+    for key in getattr(codec, "auxiliary_encode_keys", ()):
+        if key in sample:
+            extra[key] = sample[key]
+    return extra
+
+
 class GenerateTarget:
     """Encode the input-space keypoints into training targets (MMPose ``GenerateTarget``).
 
@@ -55,8 +65,7 @@ class GenerateTarget:
         kps = np.asarray(sample[key], np.float32)
         vis = np.asarray(sample["keypoints_visible"], np.float32)
         outs = [
-            codec.encode(kps, vis, rng=rng) if _takes_rng(codec) else codec.encode(kps, vis)
-            for codec in self.codecs
+            codec.encode(kps, vis, **_extra_inputs(codec, sample, rng)) for codec in self.codecs
         ]
         if len(outs) == 1:
             merged: dict[str, Any] = dict(outs[0])

@@ -6,7 +6,7 @@ Stem of three 3×3 ConvModules, then four stages ``stage1..stage4``, each a stri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -60,7 +60,10 @@ class CSPNeXtBlock(nn.Module):
 
 
 class CSPLayer(nn.Module):
-    """Cross-stage-partial layer: main path with blocks, short path, concat, attention, 1×1."""
+    """Cross-stage-partial layer: main path with blocks, short path, concat, attention, 1×1.
+
+    ``block(in, out, add_identity, **conv)`` builds each block (default :class:`CSPNeXtBlock`).
+    """
 
     def __init__(
         self,
@@ -70,6 +73,7 @@ class CSPLayer(nn.Module):
         add_identity: bool,
         expand_ratio: float = 0.5,
         channel_attention: bool = True,
+        block: Callable[..., nn.Module] | None = None,
         **conv: float,
     ) -> None:
         super().__init__()
@@ -77,8 +81,9 @@ class CSPLayer(nn.Module):
         self.main_conv = ConvModule(in_ch, mid, 1, **conv)  # type: ignore[arg-type]
         self.short_conv = ConvModule(in_ch, mid, 1, **conv)  # type: ignore[arg-type]
         self.final_conv = ConvModule(2 * mid, out_ch, 1, **conv)  # type: ignore[arg-type]
+        make = block or CSPNeXtBlock  # CSPDarknet (YOLOX): DarknetBottleneck
         self.blocks = nn.Sequential(
-            *(CSPNeXtBlock(mid, mid, add_identity, **conv) for _ in range(num_blocks))
+            *(make(mid, mid, add_identity, **conv) for _ in range(num_blocks))
         )
         self.attention: nn.Module = (
             ChannelAttention(2 * mid) if channel_attention else nn.Identity()
@@ -107,7 +112,27 @@ class SPPBottleneck(nn.Module):
         return self.conv2(torch.cat([x, *(pool(x) for pool in self.poolings)], dim=1))
 
 
-class CSPNeXt(StagedBackbone):
+class StemStagesBackbone(StagedBackbone):
+    """A stem then named stages run in order (``self.layers``); returns ``out_indices``."""
+
+    layers: list[str]
+    out_indices: tuple[int, ...]
+
+    def _frozen_modules(self) -> list[nn.Module]:
+        return [getattr(self, n) for n in self.layers[: self.frozen_stages + 1]]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        outs = []
+        for i, name in enumerate(self.layers):
+            x = getattr(self, name)(x)
+            if i in self.out_indices:
+                outs.append(x)
+            if i >= max(self.out_indices):
+                break
+        return tuple(outs)
+
+
+class CSPNeXt(StemStagesBackbone):
     """CSPNeXt backbone.
 
     Args:
@@ -174,16 +199,3 @@ class CSPNeXt(StagedBackbone):
         self.out_channels = [channels[i] for i in self.out_indices]
         self.strides = [all_strides[i] for i in self.out_indices]
         self._freeze()
-
-    def _frozen_modules(self) -> list[nn.Module]:
-        return [getattr(self, n) for n in self.layers[: self.frozen_stages + 1]]
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        outs = []
-        for i, name in enumerate(self.layers):
-            x = getattr(self, name)(x)
-            if i in self.out_indices:
-                outs.append(x)
-            if i >= max(self.out_indices):
-                break
-        return tuple(outs)

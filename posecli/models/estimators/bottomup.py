@@ -3,7 +3,8 @@
 Three modes, as for :class:`~posecli.models.pose_model.PoseModel`:
 
 - ``model(images)`` (tensor mode, what export traces): images ``(B, 3, H, W)`` BGR 0–255 →
-  the head's raw outputs (AE ``(heatmaps, tags)``, DEKR ``(heatmaps, displacements)``).
+  the head's raw outputs (AE ``(heatmaps, tags)``, DEKR ``(heatmaps, displacements)``, RTMO
+  the best candidates ``(scores, bboxes, keypoints, keypoint_scores)``).
 - ``model.loss(batch)`` → the head's loss terms and ``"loss"``.
 - ``model.predict_instances(batch)`` → per image ``keypoints (N_i, K, 2)`` in image pixels and
   ``scores (N_i, K)`` (numpy), with the flip test when ``test_cfg.flip_test``. The network
@@ -35,8 +36,10 @@ class BottomupPoseEstimator(nn.Module):
     """Bottom-up model: preprocessing → backbone → neck → bottom-up head.
 
     Args:
-        backbone, head, neck: modules (``ae_head``, ``dekr_head`` or ``cid_head``).
-        codec: ``associative_embedding`` / ``spr`` / ``decoupled_heatmap`` (decoding).
+        backbone, head, neck: modules (``ae_head``, ``dekr_head``, ``cid_head`` or
+            ``rtmo_head``).
+        codec: ``associative_embedding`` / ``spr`` / ``decoupled_heatmap`` / ``yolox_pose``
+            (decoding).
         num_keypoints: K. flip_indices: left/right swap (flip test).
         skeleton_links: keypoint pairs (DEKR's rescore net).
         test_cfg: ``recipe.model.test`` (``flip_test``, ``shift_heatmap``).
@@ -79,6 +82,10 @@ class BottomupPoseEstimator(nn.Module):
         self.bgr_to_rgb = bgr_to_rgb
         self.channels_last = False
         self.last_image_index = np.zeros(0, np.int64)
+        #: per image of the last ``predict_instances``: instance boxes ``(N, 4)`` xyxy in image
+        #: pixels and scores ``(N,)`` when the method predicts them (RTMO), else ``None``
+        self.last_bboxes: list[np.ndarray] | None = None
+        self.last_bbox_scores: list[np.ndarray] | None = None
         self.register_buffer(
             "mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False
         )
@@ -90,9 +97,12 @@ class BottomupPoseEstimator(nn.Module):
     def method(self) -> str:
         """``"ae"``, ``"dekr"`` or ``"cid"`` (from the head)."""
         name = type(self.head).__name__
-        return {"AssociativeEmbeddingHead": "ae", "DEKRHead": "dekr", "CIDHead": "cid"}.get(
-            name, name
-        )
+        return {
+            "AssociativeEmbeddingHead": "ae",
+            "DEKRHead": "dekr",
+            "CIDHead": "cid",
+            "RTMOHead": "rtmo",
+        }.get(name, name)
 
     def set_channels_last(self, enabled: bool = True) -> BottomupPoseEstimator:
         self.to(memory_format=torch.channels_last if enabled else torch.contiguous_format)
@@ -151,6 +161,8 @@ class BottomupPoseEstimator(nn.Module):
         out = self(images)
         if flip_indices is None:
             return out  # type: ignore[no-any-return]
+        if self.method == "rtmo":
+            raise ValueError("RTMO has no flip test (set model.test.flip_test = false)")
         flipped = self(images.flip(-1))
         if self.method == "dekr":
             return self.head.flip_merge(  # type: ignore[operator,no-any-return]
@@ -160,10 +172,15 @@ class BottomupPoseEstimator(nn.Module):
 
     def decode_outputs(self, outputs: Sequence[Any]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Numpy post-processing of (merged) network outputs → input-space instances."""
-        a, b = (
+        arrays = [
             np.asarray(o.detach().float().cpu().numpy() if torch.is_tensor(o) else o)
             for o in outputs
-        )
+        ]
+        if self.method == "rtmo":  # score threshold + box NMS (the yolox_pose codec)
+            kps, kscores, boxes, bscores = self.codec.batch_decode(*arrays[:4])
+            self.last_bboxes, self.last_bbox_scores = boxes, bscores
+            return kps, kscores
+        a, b = arrays
         if self.method == "ae":
             return decode_associative_embedding(a, b, self.codec)
         if self.method == "dekr":
@@ -220,6 +237,7 @@ class BottomupPoseEstimator(nn.Module):
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Per image keypoints ``(N, K, 2)`` in image pixels and scores ``(N, K)``."""
         images = batch["inputs"]
+        self.last_bboxes = self.last_bbox_scores = None
         fi = self._flip_list(batch) if self.test_cfg.flip_test else None
         if self.method == "cid":
             feats = self.extract_feats(images)
@@ -232,6 +250,11 @@ class BottomupPoseEstimator(nn.Module):
             centers = torch.as_tensor(batch["input_center"]).reshape(-1, 2).cpu().numpy()
             scales = torch.as_tensor(batch["input_scale"]).reshape(-1, 2).cpu().numpy()
             kps = [input_to_image(kp, size, centers[i], scales[i]) for i, kp in enumerate(kps)]
+            if self.last_bboxes is not None:
+                self.last_bboxes = [
+                    input_to_image(b.reshape(-1, 2, 2), size, centers[i], scales[i]).reshape(-1, 4)
+                    for i, b in enumerate(self.last_bboxes)
+                ]
         return kps, scores
 
     @torch.no_grad()

@@ -40,6 +40,10 @@ def build_bottomup(
             raise BuildError(
                 f"model.head.num_keypoints = {given} but the skeleton has {num_keypoints}"
             )
+    if "sigmas" in params and skeleton is not None:  # OKS-based heads (RTMO)
+        from posecli.evaluation.metrics import skeleton_sigmas
+
+        head_cfg.update(skeleton_sigmas(skeleton, head_cfg))
     head = registry("heads").build_from(head_cfg, path="model.head")
     codec = registry("codecs").build_from(recipe.codec.as_dict(), path="codec")
     links = None

@@ -2,7 +2,9 @@
 
 The graph is the estimator's tensor mode: images ``(B, 3, H, W)`` BGR 0–255 (H, W dynamic,
 multiples of the resize's size factor) → AE ``(heatmaps, tags)`` / DEKR ``(heatmaps,
-displacements)``. Flip merging, grouping and NMS are not in the graph: they run torch-free
+displacements)``; RTMO (fixed H, W: the recipe's input size, which ``bottomup_resize`` in
+``fit`` mode always gives) → its ``nms_pre`` best candidates ``(scores, bboxes, keypoints,
+keypoint_scores)``, whose score threshold and box NMS run after the graph. Flip merging, grouping and NMS are not in the graph: they run torch-free
 after it (:mod:`posecli.runtime.bottomup`), from what the metadata carries (``posecli.*``
 keys: ``kind``, ``method``, codec table, flip indices, test settings, resize, skeleton). CID
 cannot be exported: its decoding conditions the network on the roots it finds.
@@ -80,10 +82,18 @@ def bottomup_metadata(model: Any, recipe: Any, metainfo: dict[str, Any] | None) 
             "size_factor": resize.size_factor,
             "resize_mode": resize.resize_mode,
             "use_udp": resize.use_udp,
+            "pad_val": resize.pad_val,
         },
         "metainfo": metainfo or {},
     }
 
+
+#: graph outputs of each exportable method
+_OUTPUT_NAMES = {
+    "ae": ["heatmaps", "tags"],
+    "dekr": ["heatmaps", "displacements"],
+    "rtmo": ["scores", "bboxes", "keypoints", "keypoint_scores", "anchor_indices"],
+}
 
 _DEFORM_OPSET = 19  # ONNX DeformConv (ONNX Runtime runs it on the CPU)
 
@@ -123,6 +133,23 @@ def _run_exported(path: Path, fmt: str, x: torch.Tensor) -> list[np.ndarray]:
     return [o.detach().numpy() for o in out]
 
 
+def _candidate_diff(ref: list[np.ndarray], got: list[np.ndarray], side: float) -> float:
+    """Largest difference of RTMO candidates paired by anchor index (the last output): the
+    sorted scores, and every output on the anchors both runs picked (near-equal scores at the
+    ``nms_pre`` boundary may pick different anchors; at most a tenth may differ). Boxes and
+    keypoints (pixels) count in units of the input's longer ``side``."""
+    diff = float(np.abs(np.sort(ref[0], axis=1) - np.sort(got[0], axis=1)).max())
+    for b in range(ref[0].shape[0]):
+        r_idx, g_idx = ref[-1][b].astype(np.int64), got[-1][b].astype(np.int64)
+        common, ri, gi = np.intersect1d(r_idx, g_idx, return_indices=True)
+        if len(common) < 0.9 * len(r_idx):
+            return float("inf")
+        for i, (r, g) in enumerate(zip(ref[:-1], got[:-1], strict=True)):
+            unit = side if i in (1, 2) else 1.0  # bboxes, keypoints: pixels
+            diff = max(diff, float(np.abs(r[b][ri] - g[b][gi]).max()) / unit)
+    return diff
+
+
 def export_bottomup(
     model: Any,
     recipe: Any,
@@ -144,7 +171,7 @@ def export_bottomup(
         raise BottomupExportError(f"{path} exists; pass --force to overwrite it")
     if fmt not in ("onnx", "torchscript"):
         raise BottomupExportError(f"unknown format {fmt!r}; choose onnx or torchscript")
-    if model.method not in ("ae", "dekr"):
+    if model.method not in ("ae", "dekr", "rtmo"):
         raise BottomupExportError(
             f"{type(model.head).__name__} cannot be exported: its decoding runs the network "
             "again on the instance roots it finds (predict with the checkpoint instead)"
@@ -152,7 +179,7 @@ def export_bottomup(
     graph = _Graph(copy.deepcopy(model).float()).eval()
     w, h = (int(v) for v in recipe.input_size)
     dummy = torch.zeros(1, 3, h, w)
-    names = ["heatmaps", "tags"] if model.method == "ae" else ["heatmaps", "displacements"]
+    names = _OUTPUT_NAMES[model.method]
     meta = bottomup_metadata(model, recipe, metainfo)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -160,6 +187,9 @@ def export_bottomup(
             from posecli.export.onnx import add_onnx_metadata
 
             dyn = {0: "batch", 2: "height", 3: "width"}
+            out_dyn: dict[int, str] = dyn
+            if model.method == "rtmo":  # anchor grid of the recipe's input size: fixed H, W
+                dyn, out_dyn = {0: "batch"}, {0: "batch"}
             if model.method == "dekr":  # adaptive convolutions: ONNX DeformConv
                 _register_deform_conv()
                 opset = max(opset, _DEFORM_OPSET)
@@ -169,7 +199,7 @@ def export_bottomup(
                 str(path),
                 input_names=["images"],
                 output_names=names,
-                dynamic_axes={"images": dyn, **{n: dyn for n in names}},
+                dynamic_axes={"images": dyn, **{n: out_dyn for n in names}},
                 opset_version=opset,
                 dynamo=False,
             )
@@ -195,14 +225,18 @@ def export_bottomup(
     )
     result = ExportResult(path, fmt, exporter, meta, summary=summary)
     if check:
-        size = (w + 32, h)  # another size than the traced one: the axes are dynamic
+        # another size than the traced one where the axes are dynamic (RTMO: the input size)
+        size = (w, h) if model.method == "rtmo" else (w + 32, h)
         x = torch.from_numpy(
             np.random.default_rng(1).integers(0, 256, (1, 3, size[1], size[0])).astype(np.float32)
         )
         with torch.no_grad():
             ref = [r.numpy() for r in graph(x)]
         got = _run_exported(path, fmt, x)
-        diff = max(float(np.abs(a - b).max()) for a, b in zip(ref, got, strict=True))
+        if model.method == "rtmo":
+            diff = _candidate_diff(ref, got, float(max(size)))
+        else:
+            diff = max(float(np.abs(a - b).max()) for a, b in zip(ref, got, strict=True))
         report = BottomupCheckReport(diff, tolerance, size)
         result.report = report
         if not report.passed:

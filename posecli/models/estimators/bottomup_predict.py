@@ -38,13 +38,14 @@ def torch_bottomup_predictor(
     if flip_test is not None:
         model.test_cfg = model.test_cfg.model_copy(update={"flip_test": bool(flip_test)})
 
-    def infer(
-        inputs: np.ndarray, meta: dict[str, np.ndarray]
-    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def infer(inputs: np.ndarray, meta: dict[str, np.ndarray]) -> tuple[list[np.ndarray], ...]:
         batch = {"inputs": torch.from_numpy(inputs).to(device)}
         batch.update({k: torch.from_numpy(v) for k, v in meta.items()})
         with torch.inference_mode():
-            return model.predict_instances(batch)  # type: ignore[no-any-return]
+            kps, scores = model.predict_instances(batch)
+        if model.last_bboxes is not None:
+            return kps, scores, model.last_bboxes, model.last_bbox_scores
+        return kps, scores
 
     return BottomupPredictor(
         infer,

@@ -63,15 +63,19 @@ class GAU(nn.Module):
         self.sqrt_s = math.sqrt(s)
         nn.init.xavier_uniform_(self.uv.weight)
 
-    def _attend(self, x: torch.Tensor) -> torch.Tensor:
+    def _attend(self, x: torch.Tensor, pos_enc: torch.Tensor | None = None) -> torch.Tensor:
         uv = self.act(self.uv(self.ln(x)))
         u, v, base = torch.split(uv, [self.e, self.e, self.s], dim=2)
         qk = base.unsqueeze(2) * self.gamma + self.beta  # (B, N, 2, s)
         q, k = qk.unbind(dim=2)
+        if pos_enc is not None:  # additive positional encoding of the tokens (N, s)
+            q, k = q + pos_enc, k + pos_enc
         kernel = torch.square(torch.relu(torch.bmm(q, k.transpose(1, 2)) / self.sqrt_s))
         kernel = self.dropout(kernel)
         return self.o(u * torch.bmm(kernel, v))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.drop_path(self._attend(x))
+    def forward(self, x: torch.Tensor, pos_enc: torch.Tensor | None = None) -> torch.Tensor:
+        """Tokens ``(B, N, dim)``; ``pos_enc (N, s)`` is added to queries and keys (RTMO's
+        DCC, MMPose ``pos_enc = 'add'``)."""
+        out = self.drop_path(self._attend(x, pos_enc))
         return self.res_scale(x) + out if self.shortcut else out
