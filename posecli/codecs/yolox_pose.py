@@ -89,7 +89,7 @@ class YOLOXPoseAnnotationProcessor(BaseCodec):
         kp, vis = self._check_keypoints(keypoints, keypoints_visible)
         n = kp.shape[0]
         if bbox is None:
-            boxes = _keypoint_boxes(kp, vis)
+            boxes = keypoint_hull(kp, vis)
         else:
             boxes = np.asarray(bbox, np.float32).reshape(-1, 4).copy()
             if len(boxes) != n:
@@ -97,7 +97,7 @@ class YOLOXPoseAnnotationProcessor(BaseCodec):
                     f"{type(self).__name__}.encode: {len(boxes)} boxes for {n} instances"
                 )
             if self.expand_bbox:
-                hull = _keypoint_boxes(kp, vis, empty=np.nan)
+                hull = keypoint_hull(kp, vis, empty=np.nan)
                 has = ~np.isnan(hull[:, 0])
                 boxes[has, :2] = np.minimum(boxes[has, :2], hull[has, :2])
                 boxes[has, 2:] = np.maximum(boxes[has, 2:], hull[has, 2:])
@@ -141,7 +141,7 @@ class YOLOXPoseAnnotationProcessor(BaseCodec):
         return out
 
 
-def _keypoint_boxes(kp: np.ndarray, vis: np.ndarray, empty: float = 0.0) -> np.ndarray:
+def keypoint_hull(kp: np.ndarray, vis: np.ndarray, empty: float = 0.0) -> np.ndarray:
     """xyxy hull ``(N, 4)`` of each instance's visible keypoints (``empty`` when none)."""
     seen = (vis > 0)[..., None]
     lo = np.where(seen, kp, np.inf).min(axis=1)
@@ -151,4 +151,4 @@ def _keypoint_boxes(kp: np.ndarray, vis: np.ndarray, empty: float = 0.0) -> np.n
     return boxes
 
 
-__all__ = ["YOLOXPoseAnnotationProcessor", "box_nms"]
+__all__ = ["YOLOXPoseAnnotationProcessor", "box_nms", "keypoint_hull"]

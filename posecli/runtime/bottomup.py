@@ -163,10 +163,27 @@ def input_to_image(
     )
 
 
+def images_to_image_space(
+    per_image: Sequence[np.ndarray],
+    input_size: Sequence[float],
+    centers: np.ndarray,
+    scales: np.ndarray,
+) -> list[np.ndarray]:
+    """:func:`input_to_image` for each image's points (keypoints ``(N, K, 2)`` or xyxy boxes
+    ``(N, 4)``: any array of (x, y) pairs), with that image's ``centers[i]``/``scales[i]``."""
+    return [
+        input_to_image(np.asarray(a).reshape(-1, 2), input_size, centers[i], scales[i]).reshape(
+            np.shape(a)
+        )
+        for i, a in enumerate(per_image)
+    ]
+
+
 __all__ = [
     "bilinear_sample",
     "decode_associative_embedding",
     "decode_root_displacement",
+    "images_to_image_space",
     "input_to_image",
     "max_nms",
     "nearby_joints_nms",

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from posecli.errors import PoseCliError
-from posecli.runtime.bottomup import input_to_image
+from posecli.runtime.bottomup import images_to_image_space
 from posecli.runtime.bottomup_predictor import BottomupPredictor
 
 
@@ -46,12 +46,12 @@ def exported_bottomup_predictor(
         size = (int(inputs.shape[-1]), int(inputs.shape[-2]))
         center = np.asarray(info["input_center"], np.float32).reshape(-1, 2)
         scale = np.asarray(info["input_scale"], np.float32).reshape(-1, 2)
-        kps = [input_to_image(kp, size, center[i], scale[i]) for i, kp in enumerate(kps)]
-        boxes = [
-            input_to_image(b.reshape(-1, 2, 2), size, center[i], scale[i]).reshape(-1, 4)
-            for i, b in enumerate(boxes)
-        ]
-        return kps, kscores, boxes, bscores
+        return (
+            images_to_image_space(kps, size, center, scale),
+            kscores,
+            images_to_image_space(boxes, size, center, scale),
+            bscores,
+        )
 
     return BottomupPredictor(
         infer,

@@ -114,6 +114,26 @@ def _fly_frame(root: Path) -> list[str]:
     return [str(path)]
 
 
+def _whole_image_run(heatmaps: bool) -> RecipeRun:
+    """A bottom-up / one-stage COCO recipe at 256² (heatmaps at 64² when it has them); predict
+    on an image without boxes."""
+    sizes = ["codec.input_size=[256, 256]", *(["codec.heatmap_size=[64, 64]"] if heatmaps else [])]
+    return RecipeRun(
+        lambda root: [
+            f"data.root={json.dumps(str(root))}",
+            "model.pretrained=[]",
+            "train.epochs=1",
+            *sizes,
+            "data.train.batch_size=2",
+            "data.train.num_workers=0",
+            "data.val.num_workers=0",
+        ],
+        "coco_root",
+        "coco/AP",
+        lambda root: [str(root / "val2017" / "000000196141.jpg")],
+    )
+
+
 #: Every shipped recipe and how it runs; a new recipe needs an entry.
 RUNS: dict[str, RecipeRun] = {
     "rtmpose.toml": RecipeRun(_mouse, "", "EPE", _mouse_predict),
@@ -146,38 +166,11 @@ RUNS: dict[str, RecipeRun] = {
     ),
     "hand/rtmpose-m.toml": RecipeRun(_mmpose_fixture("hand/rtmpose-m.toml"), "", "AUC", _WB_IMAGE),
     **{  # bottom-up: whole images at 256², no boxes for predict
-        f"coco/{name}.toml": RecipeRun(
-            lambda root: [
-                f"data.root={json.dumps(str(root))}",
-                "model.pretrained=[]",
-                "train.epochs=1",
-                "codec.input_size=[256, 256]",
-                "codec.heatmap_size=[64, 64]",
-                "data.train.batch_size=2",
-                "data.train.num_workers=0",
-                "data.val.num_workers=0",
-            ],
-            "coco_root",
-            "coco/AP",
-            lambda root: [str(root / "val2017" / "000000196141.jpg")],
-        )
+        f"coco/{name}.toml": _whole_image_run(heatmaps=True)
         for name in ("ae-hrnet-w32", "dekr-hrnet-w32", "cid-hrnet-w32")
     },
     **{  # one-stage RTMO: whole images at 256², its own boxes and scores
-        f"coco/{name}.toml": RecipeRun(
-            lambda root: [
-                f"data.root={json.dumps(str(root))}",
-                "model.pretrained=[]",
-                "train.epochs=1",
-                "codec.input_size=[256, 256]",
-                "data.train.batch_size=2",
-                "data.train.num_workers=0",
-                "data.val.num_workers=0",
-            ],
-            "coco_root",
-            "coco/AP",
-            lambda root: [str(root / "val2017" / "000000196141.jpg")],
-        )
+        f"coco/{name}.toml": _whole_image_run(heatmaps=False)
         for name in ("rtmo-s", "rtmo-m", "rtmo-l")
     },
     "flies.toml": RecipeRun(  # both stages: the centred-instance model, then its detector

@@ -69,6 +69,20 @@ def _warp_boxes(bbox: np.ndarray, m: np.ndarray) -> np.ndarray:
     return np.concatenate([w.min(1), w.max(1)], axis=1).astype(np.float32)
 
 
+def clip_instances(sample: dict[str, Any], w: int, h: int) -> None:
+    """In place: ``bbox`` clipped to the ``w × h`` image; ``keypoints`` outside it become
+    invisible in ``keypoints_visible`` (MMPose's ``bbox_clip_border`` /
+    ``keypoint_clip_border``)."""
+    if "bbox" in sample:
+        sample["bbox"][:, 0::2] = sample["bbox"][:, 0::2].clip(0, w)
+        sample["bbox"][:, 1::2] = sample["bbox"][:, 1::2].clip(0, h)
+    if "keypoints" in sample and "keypoints_visible" in sample:
+        kp = sample["keypoints"]
+        out = (kp[..., 0] < 0) | (kp[..., 0] > w) | (kp[..., 1] < 0) | (kp[..., 1] > h)
+        vis = np.asarray(sample["keypoints_visible"], np.float32)
+        sample["keypoints_visible"] = np.where(out, 0, vis).astype(np.float32)
+
+
 def fix_aspect_ratio_bottomup(
     scale: np.ndarray, aspect_ratio: float, scale_type: str
 ) -> np.ndarray:
@@ -215,14 +229,7 @@ class BottomupRandomAffine:
             det = abs(float(np.linalg.det(np.asarray(m, np.float64)[:, :2])))
             sample["area"] = (np.asarray(sample["area"], np.float32) * det).astype(np.float32)
         if self.clip_border:
-            if "bbox" in sample:
-                sample["bbox"][:, 0::2] = sample["bbox"][:, 0::2].clip(0, w)
-                sample["bbox"][:, 1::2] = sample["bbox"][:, 1::2].clip(0, h)
-            if "keypoints" in sample and "keypoints_visible" in sample:
-                kp = sample["keypoints"]
-                out = (kp[..., 0] < 0) | (kp[..., 0] > w) | (kp[..., 1] < 0) | (kp[..., 1] > h)
-                vis = np.asarray(sample["keypoints_visible"], np.float32)
-                sample["keypoints_visible"] = np.where(out, 0, vis).astype(np.float32)
+            clip_instances(sample, w, h)
         sample["input_size"] = (w, h)
         sample["warp_mat"] = m.astype(np.float32)
         return sample
@@ -405,5 +412,6 @@ __all__ = [
     "BottomupResize",
     "FilterAnnotations",
     "apply_pending",
+    "clip_instances",
     "fix_aspect_ratio_bottomup",
 ]

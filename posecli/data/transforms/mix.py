@@ -20,6 +20,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from posecli.codecs.yolox_pose import keypoint_hull
+from posecli.data.transforms.bottomup import clip_instances
 from posecli.data.transforms.compose import Compose, build_pipeline
 
 #: per-instance keys carried along (first axis N)
@@ -41,12 +43,8 @@ def _instances(sample: Mapping[str, Any]) -> dict[str, np.ndarray]:
     out = {"keypoints": kp.copy(), "keypoints_visible": vis.copy()}
     if "bbox" in sample:
         out["bbox"] = np.asarray(sample["bbox"], np.float32).reshape(-1, 4).copy()
-    else:  # the keypoints' extents
-        seen = (vis > 0)[..., None]
-        lo = np.where(seen, kp, np.inf).min(1)
-        hi = np.where(seen, kp, -np.inf).max(1)
-        box = np.concatenate([lo, hi], 1)
-        out["bbox"] = np.where(np.isfinite(box), box, 0).astype(np.float32)
+    else:  # the visible keypoints' extents
+        out["bbox"] = keypoint_hull(kp, vis)
     wh = np.clip(out["bbox"][:, 2:] - out["bbox"][:, :2], 0, None)
     out["area"] = np.asarray(sample.get("area", wh.prod(1)), np.float32).reshape(-1).copy()
     out["bbox_score"] = np.asarray(sample.get("bbox_score", np.ones(n)), np.float32).reshape(-1)
@@ -59,15 +57,6 @@ def _scale_shift(inst: dict[str, np.ndarray], ratio: float, dx: float, dy: float
     inst["keypoints"] = inst["keypoints"] * ratio + np.array([dx, dy], np.float32)
     inst["bbox"] = inst["bbox"] * ratio + np.array([dx, dy, dx, dy], np.float32)
     inst["area"] = inst["area"] * ratio**2
-
-
-def _clip(inst: dict[str, np.ndarray], w: int, h: int) -> None:
-    """Clip boxes to the image; keypoints outside it become invisible."""
-    inst["bbox"][:, 0::2] = inst["bbox"][:, 0::2].clip(0, w)
-    inst["bbox"][:, 1::2] = inst["bbox"][:, 1::2].clip(0, h)
-    kp = inst["keypoints"]
-    out = (kp[..., 0] < 0) | (kp[..., 0] > w) | (kp[..., 1] < 0) | (kp[..., 1] > h)
-    inst["keypoints_visible"] = np.where(out, 0, inst["keypoints_visible"]).astype(np.float32)
 
 
 def _merge(sample: dict[str, Any], parts: Sequence[dict[str, np.ndarray]], ids: list[Any]) -> None:
@@ -179,7 +168,7 @@ class Mosaic(_MixBase):
             parts.append(inst)
             ids += _ids(tile, len(inst["keypoints"]))
         merged = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-        _clip(merged, 2 * tw, 2 * th)
+        clip_instances(merged, 2 * tw, 2 * th)
         _merge(sample, [merged], ids)
         sample["img"] = canvas
         sample["img_shape"] = canvas.shape[:2]
@@ -251,7 +240,7 @@ class YOLOXMixUp(_MixBase):
         mixed = 0.5 * img.astype(np.float32) + 0.5 * crop
 
         _scale_shift(inst_aux, ratio, 0.0, 0.0)
-        _clip(inst_aux, aw, ah)
+        clip_instances(inst_aux, aw, ah)
         if flip:
             kp = inst_aux["keypoints"]
             kp[..., 0] = aw - kp[..., 0]
@@ -266,7 +255,7 @@ class YOLOXMixUp(_MixBase):
         inst = _instances(sample)
         merged = {key: np.concatenate([inst[key], inst_aux[key]]) for key in inst}
         if self.bbox_clip_border:
-            _clip(merged, w, h)
+            clip_instances(merged, w, h)
         _merge(
             sample,
             [merged],

@@ -28,7 +28,7 @@ from posecli.recipe.schema import TestConfig
 from posecli.runtime.bottomup import (
     decode_associative_embedding,
     decode_root_displacement,
-    input_to_image,
+    images_to_image_space,
 )
 
 
@@ -249,12 +249,9 @@ class BottomupPoseEstimator(nn.Module):
             size = (int(images.shape[-1]), int(images.shape[-2]))
             centers = torch.as_tensor(batch["input_center"]).reshape(-1, 2).cpu().numpy()
             scales = torch.as_tensor(batch["input_scale"]).reshape(-1, 2).cpu().numpy()
-            kps = [input_to_image(kp, size, centers[i], scales[i]) for i, kp in enumerate(kps)]
+            kps = images_to_image_space(kps, size, centers, scales)
             if self.last_bboxes is not None:
-                self.last_bboxes = [
-                    input_to_image(b.reshape(-1, 2, 2), size, centers[i], scales[i]).reshape(-1, 4)
-                    for i, b in enumerate(self.last_bboxes)
-                ]
+                self.last_bboxes = images_to_image_space(self.last_bboxes, size, centers, scales)
         return kps, scores
 
     @torch.no_grad()

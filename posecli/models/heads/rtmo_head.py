@@ -194,6 +194,17 @@ class RTMOHeadModule(nn.Module):
         return cls, box, off, vis, pose
 
 
+#: MMPose's default GAU of the DCC (keypoint-token self-attention)
+_DCC_GAU: Mapping[str, Any] = {
+    "s": 128,
+    "expansion_factor": 2,
+    "dropout_rate": 0.0,
+    "drop_path": 0.0,
+    "act_fn": "SiLU",
+    "pos_enc": "add",
+}
+
+
 class DCC(nn.Module):
     """Dynamic coordinate classifier: pose vectors → per-keypoint x/y bin distributions over the
     instance's padded box → keypoints.
@@ -203,7 +214,8 @@ class DCC(nn.Module):
         num_bins: ``(x bins, y bins)`` spread over ``[-0.5, 0.5]`` of the box scale.
         spe_channels, spe_temperature: the bins' sine encoding.
         gau_cfg: keypoint-token self-attention (``s``, ``expansion_factor``, ``dropout_rate``,
-            ``drop_path``, ``act_fn``, ``pos_enc`` ``"add"``/``"none"``); ``None``: none.
+            ``drop_path``, ``act_fn``, ``pos_enc`` ``"add"``/``"none"``; default and missing keys:
+            MMPose's); ``None``: none.
     """
 
     x_bins: torch.Tensor
@@ -217,27 +229,13 @@ class DCC(nn.Module):
         num_bins: Sequence[int],
         spe_channels: int = 128,
         spe_temperature: float = 300.0,
-        gau_cfg: Mapping[str, Any] | None = None,
+        gau_cfg: Mapping[str, Any] | None = _DCC_GAU,
     ) -> None:
         super().__init__()
         self.num_keypoints = k = int(num_keypoints)
         self.feat_channels = int(feat_channels)
         self.spe = SinePositionalEncoding(int(spe_channels), spe_temperature)
-        gau = (
-            dict(
-                {
-                    "s": 128,
-                    "expansion_factor": 2,
-                    "dropout_rate": 0.0,
-                    "drop_path": 0.0,
-                    "act_fn": "SiLU",
-                    "pos_enc": "add",
-                },
-                **(gau_cfg or {}),
-            )
-            if gau_cfg is not None
-            else None
-        )
+        gau = None if gau_cfg is None else {**_DCC_GAU, **gau_cfg}
         if gau is not None:
             self.gau = GAU(
                 k,
