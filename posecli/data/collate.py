@@ -7,8 +7,9 @@ single-instance dimension squeezed (``heatmaps (B,K,H,W)``, ``keypoint_weights (
 a key several codecs produced is a list of such tensors). Meta tensors in image space:
 ``input_center (B,2)``, ``input_scale (B,2)``, ``bbox (B,4)``, ``bbox_score (B,)``,
 ``keypoints (B,K,2)``, ``keypoints_visible (B,K)``, plus ``transformed_keypoints (B,K,2)``,
-``bbox_rotation (B,)``, ``flip (B,)`` and ``meta``: one dict per sample (``img_path``, ``id``,
-``img_id``, ``category_id``, ...).
+``bbox_rotation (B,)``, ``flip (B,)``, for the bottom-up multi-scale test ``aug_inputs`` (one
+``(B, 3, H_s, W_s)`` tensor per extra scale) and ``aug_scales``, and ``meta``: one dict per
+sample (``img_path``, ``id``, ``img_id``, ``category_id``, ...).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ _SKIP = {
     "lower_body_ids",
     "extra_meta_keys",
     "mix_source",
+    "aug_imgs",
+    "aug_scales",
     *META_KEYS,
     *_TENSOR_KEYS,
 }
@@ -77,6 +80,12 @@ def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if imgs.ndim == 3:
             imgs = imgs[..., None]
         batch["inputs"] = torch.from_numpy(imgs).permute(0, 3, 1, 2)
+        if "aug_imgs" in first:  # multi-scale test: one (B, 3, H_s, W_s) tensor per extra scale
+            batch["aug_inputs"] = [
+                torch.from_numpy(np.stack([s["aug_imgs"][i] for s in samples])).permute(0, 3, 1, 2)
+                for i in range(len(first["aug_imgs"]))
+            ]
+            batch["aug_scales"] = list(first["aug_scales"])
     elif "inputs" in first:  # 2D→3D lifting: codec-normalised keypoint sequences
         batch["inputs"] = torch.from_numpy(np.stack([s["inputs"] for s in samples]))
     for key in _TENSOR_KEYS:

@@ -78,6 +78,14 @@ class TestConfig(Fixed):
         "MMPose's half-pixel bias (off = MMPose's behaviour).",
     )
     output_heatmaps: bool = False
+    multiscale_test: bool = Field(
+        False,
+        description="Bottom-up (AE): average the heatmaps of the image at every scale of the "
+        "validation pipeline's bottomup_resize.aug_scales (tags from the first scale).",
+    )
+    align_corners: bool = Field(
+        False, description="Multi-scale test: align_corners of the bilinear heatmap resize."
+    )
     nms_dist_thr: float = Field(
         0.0, ge=0, description="Bottom-up (DEKR): nearby-joints NMS distance ratio (0: off)."
     )

@@ -24,7 +24,7 @@ from posecli.runtime.result import FramePrediction
 
 #: ``infer(inputs, meta)`` → ``(keypoints, scores)`` or ``(keypoints, scores, boxes,
 #: box_scores)`` (lists over the batch); without boxes they are the keypoints' extents
-Infer = Callable[[np.ndarray, dict[str, np.ndarray]], tuple[list[np.ndarray], ...]]
+Infer = Callable[[np.ndarray, dict[str, Any]], tuple[list[np.ndarray], ...]]
 Stage = Callable[[Frame, FramePrediction], FramePrediction]
 
 
@@ -53,7 +53,8 @@ class BottomupPredictor:
     Args:
         infer: ``infer(inputs (1, 3, H, W) uint8, meta)`` → ``([kps (N, K, 2)], [scores])``
             (optionally also ``[boxes (N, 4)], [box_scores (N,)]``);
-            ``meta`` holds ``input_size``, ``input_center``, ``input_scale`` ``(1, 2)``.
+            ``meta`` holds ``input_size``, ``input_center``, ``input_scale`` ``(1, 2)`` and, for a
+            multi-scale test, ``aug_inputs`` (a list of ``(1, 3, H_s, W_s)`` uint8).
         resize: a ``bottomup_resize`` transform (``posecli.data.transforms.bottomup``) or any
             ``resize(sample, rng)`` setting ``img``, ``input_center``, ``input_scale``.
         num_keypoints: K. skeleton: for writers. backend, device: names for reports.
@@ -89,11 +90,15 @@ class BottomupPredictor:
         h, w = frame.image.shape[:2]
         sample = self.resize({"img": frame.image, "ori_shape": (h, w)}, None)
         inputs = np.ascontiguousarray(sample["img"].transpose(2, 0, 1)[None])
-        meta = {
+        meta: dict[str, Any] = {
             "input_size": np.asarray([sample["input_size"]], np.float32),
             "input_center": np.asarray([sample["input_center"]], np.float32),
             "input_scale": np.asarray([sample["input_scale"]], np.float32),
         }
+        if "aug_imgs" in sample:  # multi-scale test: the frame at every extra scale
+            meta["aug_inputs"] = [
+                np.ascontiguousarray(img.transpose(2, 0, 1)[None]) for img in sample["aug_imgs"]
+            ]
         out = self.infer(inputs, meta)
         kp = np.asarray(out[0][0], np.float32).reshape(-1, self.num_keypoints, 2)
         sc = np.asarray(out[1][0], np.float32).reshape(-1, self.num_keypoints)

@@ -1,5 +1,6 @@
 """AE end to end through the CLI on MMPose's COCO fixture: train (1 epoch, 256²) → eval
-(COCO AP against the dataset) → predict without boxes → export (network only) with --check."""
+(COCO AP against the dataset, also with the multi-scale test) → predict without boxes → export
+(network only) with --check."""
 
 from __future__ import annotations
 
@@ -45,6 +46,14 @@ def test_ae_train_eval_predict_export(coco_root: Path, tmp_path: Path) -> None:
     out = _run(["eval", str(ckpt), "--json"])
     values = json.loads(out[out.index("{") :])
     assert 0.0 <= values["coco/AP"] <= 1.0 and "coco/AR" in values
+    multiscale = ["--set", "model.test.multiscale_test=true"]
+    out = _run(
+        ["eval", str(ckpt), "--json", *multiscale, "--set", "data.val.pipeline.1.aug_scales=[1.5]"]
+    )
+    assert 0.0 <= json.loads(out[out.index("{") :])["coco/AP"] <= 1.0
+    refused = _run(["eval", str(ckpt), *multiscale], code=1)
+    assert "aug_scales is needed by model.test.multiscale_test" in refused
+    assert "Traceback" not in refused
     image = coco_root / "val2017" / "000000196141.jpg"
     pred = tmp_path / "pred"
     _run(["--quiet", "predict", str(image), "--checkpoint", str(ckpt), "--out", str(pred)])

@@ -18,6 +18,7 @@ from posecli.models.estimators.bottomup_check import synthetic_bottomup_sample
 from posecli.models.heads.ae_head import AssociativeEmbeddingHead
 from posecli.models.heads.cid_head import CIDHead
 from posecli.models.heads.dekr_head import DEKRHead
+from posecli.runtime.predictor import as_frame
 
 K = 17
 
@@ -134,3 +135,84 @@ def test_estimator_trains_and_predicts_with_flip(method: str) -> None:
     assert all(s.shape == kp.shape[:2] for s, kp in zip(scores, kps, strict=True))
     flat, _ = model.predict(batch)
     assert flat.shape[0] == sum(len(kp) for kp in kps) == len(model.last_image_index)
+
+
+def _ae_batch(model: BottomupPoseEstimator, aug_scales: list[float]) -> dict:
+    """A validation batch of one synthetic two-instance image through ``bottomup_resize``."""
+    from posecli.data.transforms.bottomup import BottomupResize
+
+    sample = synthetic_bottomup_sample(4, (64, 64))
+    sample["ori_shape"] = sample["img"].shape[:2]
+    resize = BottomupResize((64, 64), size_factor=16, aug_scales=aug_scales)
+    return collate([resize(sample, np.random.default_rng(0))])
+
+
+def test_ae_multiscale_test_averages_the_scales_heatmaps() -> None:
+    """MMPose's AE multi-scale test: heatmaps of every scale resized bilinearly to the first
+    scale's and averaged; tags from the first scale only."""
+    torch.manual_seed(0)
+    model, _ = _model("ae", 4)
+    model.eval()
+    model.test_cfg = model.test_cfg.model_copy(update={"multiscale_test": True})
+    batch = _ae_batch(model, [2.0])
+    assert [tuple(x.shape) for x in batch["aug_inputs"]] == [(1, 3, 128, 128)]
+    fi = [0, 1, 2, 3]
+    heatmaps, tags = model._scale_outputs(batch, fi)
+    plain_hm, plain_tags = model.predict_outputs(batch["inputs"], fi)
+    big_hm = model.predict_outputs(batch["aug_inputs"][0], fi)[0]
+    assert big_hm.shape[-1] == 2 * plain_hm.shape[-1]
+    expected = (plain_hm + nn.functional.interpolate(big_hm, size=(16, 16), mode="bilinear")) / 2
+    torch.testing.assert_close(heatmaps, expected)
+    torch.testing.assert_close(tags, plain_tags)
+    # the same image at scale 1 twice: the mean is the single-scale heatmaps, same instances
+    same = _ae_batch(model, [1.0])
+    kps, scores = model.predict_instances(same)
+    model.test_cfg = model.test_cfg.model_copy(update={"multiscale_test": False})
+    del same["aug_inputs"]
+    ref_kps, ref_scores = model.predict_instances(same)
+    np.testing.assert_allclose(kps[0], ref_kps[0], atol=1e-4)
+    np.testing.assert_allclose(scores[0], ref_scores[0], atol=1e-5)
+
+
+def test_multiscale_test_config_and_pipeline_must_agree() -> None:
+    model, _ = _model("ae", 4)
+    model.eval()
+    batch = _ae_batch(model, [1.5])
+    with pytest.raises(ValueError, match="aug_scales is set but model.test.multiscale_test"):
+        model.predict_instances(batch)
+    model.test_cfg = model.test_cfg.model_copy(update={"multiscale_test": True})
+    del batch["aug_inputs"]
+    with pytest.raises(ValueError, match="needs bottomup_resize.aug_scales"):
+        model.predict_instances(batch)
+    dekr, _ = _model("dekr", 4)
+    dekr.test_cfg = dekr.test_cfg.model_copy(update={"multiscale_test": True})
+    with pytest.raises(ValueError, match="for AE heads only, not DEKRHead"):
+        dekr.eval().predict_instances(_ae_batch(dekr, [1.5]))
+
+
+def test_predictor_runs_the_multiscale_test_on_frames() -> None:
+    """``posecli predict``'s bottom-up predictor passes every scale of the recipe's
+    ``bottomup_resize`` to the model: scale 1 twice gives the single-scale instances, and a
+    second scale changes them."""
+    from types import SimpleNamespace
+
+    from posecli.models.estimators.bottomup_predict import torch_bottomup_predictor
+
+    def recipe(aug_scales: list[float] | None) -> SimpleNamespace:
+        kwargs = {"size_factor": 16, "resize_mode": "expand", "aug_scales": aug_scales}
+        step = SimpleNamespace(name="bottomup_resize", kwargs=kwargs)
+        data = SimpleNamespace(val=SimpleNamespace(pipeline=[step]), test=None)
+        return SimpleNamespace(data=data, input_size=(64, 64))
+
+    torch.manual_seed(0)
+    model, codec = _model("ae", 4)
+    codec.decode_keypoint_thr = -1.0  # every peak of the untrained maps makes an instance
+    image = synthetic_bottomup_sample(4, (64, 64))["img"]
+    single = torch_bottomup_predictor(model, recipe(None)).predict_frame(as_frame(image, 0))
+    assert len(single.keypoints) > 0
+    model.test_cfg = model.test_cfg.model_copy(update={"multiscale_test": True})
+    same = torch_bottomup_predictor(model, recipe([1.0])).predict_frame(as_frame(image, 0))
+    np.testing.assert_allclose(same.keypoints, single.keypoints, atol=1e-4)
+    np.testing.assert_allclose(same.keypoint_scores, single.keypoint_scores, atol=1e-5)
+    other = torch_bottomup_predictor(model, recipe([2.0])).predict_frame(as_frame(image, 0))
+    assert not np.allclose(other.keypoint_scores, single.keypoint_scores, atol=1e-5)

@@ -78,6 +78,24 @@ def test_resize_expand_sizes_and_matrix_as_mmpose() -> None:
     assert fit == ((512, 384), (512, 512))
 
 
+def test_resize_aug_scales_add_the_scaled_images_and_keep_the_base_geometry() -> None:
+    """MMPose's ``aug_scales``: the extra inputs are the image resized for ``input_size × s``
+    (int-truncated); the recorded geometry is the base scale's."""
+    base = BottomupResize(input_size=(512, 512), resize_mode="expand")(_sample(), None)
+    multi = BottomupResize(input_size=(512, 512), resize_mode="expand", aug_scales=[0.5, 1.25])
+    out = multi(_sample(), None)
+    np.testing.assert_array_equal(out["img"], base["img"])
+    for key in ("input_size", "input_center", "input_scale"):
+        np.testing.assert_array_equal(out[key], base[key])
+    assert out["aug_scales"] == [0.5, 1.25]
+    for img, side in zip(out["aug_imgs"], (256, 640), strict=True):
+        alone = BottomupResize(input_size=(side, side), resize_mode="expand")(_sample(), None)
+        np.testing.assert_array_equal(img, alone["img"])
+    assert [a.shape[:2] for a in out["aug_imgs"]] == [(256, 352), (640, 864)]
+    with pytest.raises(ValueError, match="aug_scales must be positive"):
+        BottomupResize(input_size=(512, 512), aug_scales=[0.0])
+
+
 def test_heatmap_mask_masks_outside_the_warped_image() -> None:
     s = BottomupResize(input_size=(256, 256), resize_mode="fit")(_sample(), None)
     s["heatmaps"] = np.zeros((2, 64, 64), np.float32)

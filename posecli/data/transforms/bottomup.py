@@ -236,13 +236,18 @@ class BottomupRandomAffine:
 
 
 class BottomupResize:
-    """Resize the whole image for inference (MMPose ``BottomupResize``, one scale).
+    """Resize the whole image for inference (MMPose ``BottomupResize``).
 
     ``fit``: the image fits inside ``input_size`` (a multiple of ``size_factor``);
     ``expand``: the shorter side matches and the input grows to a multiple of ``size_factor``;
     the padding is ``pad_val`` (a number or a BGR triple; RTMO: 114).
     Records ``input_size`` (the padded size), ``input_center`` (rounded image centre) and
     ``input_scale`` (image size × padded / resized); keypoints stay in image pixels.
+
+    Multi-scale test (``aug_scales``, e.g. ``[0.5, 1.5]``, with ``model.test.multiscale_test``):
+    ``img`` and the geometry stay those of ``input_size``; ``aug_imgs`` holds the image resized
+    the same way for each ``input_size × s`` (int-truncated, as MMPose), and ``aug_scales`` the
+    factors.
     """
 
     def __init__(
@@ -257,8 +262,9 @@ class BottomupResize:
         self.pad_val = pad_val
         if resize_mode not in ("fit", "expand"):
             raise ValueError(f"resize_mode must be 'fit' or 'expand', got {resize_mode!r}")
-        if aug_scales:
-            raise ValueError("bottomup_resize: multi-scale test (aug_scales) is not supported")
+        self.aug_scales = [float(s) for s in aug_scales or ()]
+        if any(not s > 0 for s in self.aug_scales):
+            raise ValueError(f"bottomup_resize: aug_scales must be positive, got {aug_scales}")
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.size_factor = int(size_factor)
         self.resize_mode = resize_mode
@@ -268,27 +274,33 @@ class BottomupResize:
         f = self.size_factor
         return int(np.ceil(size[0] / f) * f), int(np.ceil(size[1] / f) * f)
 
-    def sizes(self, img_wh: tuple[int, int]) -> tuple[tuple[float, float], tuple[int, int]]:
-        """``(resized (w, h), padded input (w, h))`` for an image of size ``img_wh``."""
+    def sizes(
+        self, img_wh: tuple[int, int], input_size: tuple[int, int] | None = None
+    ) -> tuple[tuple[float, float], tuple[int, int]]:
+        """``(resized (w, h), padded input (w, h))`` for an image of size ``img_wh`` (at
+        ``input_size``, default the transform's)."""
         img_w, img_h = img_wh
+        size = input_size or self.input_size
         ratio = img_w / img_h
         if self.resize_mode == "fit":
-            padded = self._ceil(self.input_size)
-            if padded != self.input_size:
+            padded = self._ceil(size)
+            if padded != size:
                 raise ValueError(
-                    f"bottomup_resize: input_size {list(self.input_size)} must be a multiple "
+                    f"bottomup_resize: input_size {list(size)} must be a multiple "
                     f"of size_factor {self.size_factor} in 'fit' mode"
                 )
             pw, ph = padded
             return (min(pw, ph * ratio), min(ph, pw / ratio)), padded
-        pw, ph = self._ceil(self.input_size)
+        pw, ph = self._ceil(size)
         actual = (max(pw, ph * ratio), max(ph, pw / ratio))
         return actual, self._ceil(actual)
 
-    def __call__(self, sample: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-        apply_pending(sample)
-        img_h, img_w = sample["ori_shape"]
-        actual, padded = self.sizes((int(img_w), int(img_h)))
+    def _resize(
+        self, img: np.ndarray, img_wh: tuple[int, int], input_size: tuple[int, int]
+    ) -> tuple[np.ndarray, tuple[int, int], np.ndarray, np.ndarray, np.ndarray]:
+        """``(image, padded (w, h), centre, scale, warp (2, 3))`` at one input size."""
+        img_w, img_h = img_wh
+        actual, padded = self.sizes(img_wh, input_size)
         if self.use_udp:
             center = np.array([(img_w - 1.0) / 2, (img_h - 1.0) / 2], np.float32)
             scale = np.array([img_w, img_h], np.float32)
@@ -299,7 +311,21 @@ class BottomupResize:
                 [img_w * padded[0] / actual[0], img_h * padded[1] / actual[1]], np.float32
             )
             m = get_warp_matrix(center, scale, 0.0, padded)
-        sample["img"] = _warp_image(sample["img"], m, padded, self.pad_val)
+        return _warp_image(img, m, padded, self.pad_val), padded, center, scale, m
+
+    def __call__(self, sample: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        apply_pending(sample)
+        img_h, img_w = sample["ori_shape"]
+        img_wh = (int(img_w), int(img_h))
+        source = sample["img"]
+        img, padded, center, scale, m = self._resize(source, img_wh, self.input_size)
+        if self.aug_scales:
+            w, h = self.input_size
+            sample["aug_imgs"] = [
+                self._resize(source, img_wh, (int(w * s), int(h * s)))[0] for s in self.aug_scales
+            ]
+            sample["aug_scales"] = list(self.aug_scales)
+        sample["img"] = img
         sample["img_shape"] = (padded[1], padded[0])
         sample["input_size"] = padded
         sample["input_center"] = center.astype(np.float32)

@@ -7,7 +7,8 @@ Three modes, as for :class:`~posecli.models.pose_model.PoseModel`:
   the best candidates ``(scores, bboxes, keypoints, keypoint_scores)``).
 - ``model.loss(batch)`` → the head's loss terms and ``"loss"``.
 - ``model.predict_instances(batch)`` → per image ``keypoints (N_i, K, 2)`` in image pixels and
-  ``scores (N_i, K)`` (numpy), with the flip test when ``test_cfg.flip_test``. The network
+  ``scores (N_i, K)`` (numpy), with the flip test when ``test_cfg.flip_test`` and, for AE, the
+  multi-scale test when ``test_cfg.multiscale_test`` (the batch's ``aug_inputs``). The network
   runs in torch; grouping/NMS run in numpy (:mod:`posecli.runtime.bottomup`), so an exported
   graph gets the same post-processing. Input → image uses the batch's ``input_size``,
   ``input_center`` and ``input_scale`` (``bottomup_resize``).
@@ -231,6 +232,52 @@ class BottomupPoseEstimator(nn.Module):
             out_s.append(sc.astype(np.float32))
         return out_k, out_s
 
+    def _check_multiscale(self, batch: Mapping[str, Any]) -> list[torch.Tensor]:
+        """The extra-scale inputs of a multi-scale test (``[]`` without one); raises on a
+        test config and pipeline that disagree."""
+        extra = list(batch.get("aug_inputs") or ())
+        if not self.test_cfg.multiscale_test:
+            if extra:
+                raise ValueError(
+                    "bottomup_resize.aug_scales is set but model.test.multiscale_test is false "
+                    "(set both or neither)"
+                )
+            return extra
+        if self.method != "ae":
+            raise ValueError(
+                f"model.test.multiscale_test: MMPose has the multi-scale test for AE heads only, "
+                f"not {type(self.head).__name__}"
+            )
+        if not extra:
+            raise ValueError(
+                "model.test.multiscale_test needs bottomup_resize.aug_scales in the validation "
+                "pipeline (e.g. aug_scales = [0.5, 1.5])"
+            )
+        return extra
+
+    def _scale_outputs(
+        self, batch: Mapping[str, Any], flip_indices: Sequence[int] | None
+    ) -> tuple[torch.Tensor, ...]:
+        """Network outputs after the flip-test merge and, for AE's multi-scale test, the mean
+        of every scale's heatmaps resized bilinearly to the first scale's (tags: first scale
+        only, as MMPose's ``AssociativeEmbeddingHead``)."""
+        images = batch["inputs"]
+        extra = self._check_multiscale(batch)
+        out = self.predict_outputs(images, flip_indices)
+        if not extra:
+            return out  # type: ignore[no-any-return]
+        heatmaps, tags = out
+        total = heatmaps.float().clone()
+        for scaled in extra:
+            hm = self.predict_outputs(scaled.to(images.device), flip_indices)[0]
+            total += torch.nn.functional.interpolate(
+                hm.float(),
+                size=tuple(heatmaps.shape[-2:]),
+                mode="bilinear",
+                align_corners=self.test_cfg.align_corners,
+            )
+        return total / (1 + len(extra)), tags
+
     @torch.no_grad()
     def predict_instances(
         self, batch: Mapping[str, Any]
@@ -240,11 +287,12 @@ class BottomupPoseEstimator(nn.Module):
         self.last_bboxes = self.last_bbox_scores = None
         fi = self._flip_list(batch) if self.test_cfg.flip_test else None
         if self.method == "cid":
+            self._check_multiscale(batch)
             feats = self.extract_feats(images)
             ffeats = self.extract_feats(images.flip(-1)) if fi is not None else None
             kps, scores = self.head.predict(feats, ffeats, fi, self.codec)  # type: ignore[operator]
         else:
-            kps, scores = self.decode_outputs(self.predict_outputs(images, fi))
+            kps, scores = self.decode_outputs(self._scale_outputs(batch, fi))
         if "input_center" in batch and "input_scale" in batch:
             size = (int(images.shape[-1]), int(images.shape[-2]))
             centers = torch.as_tensor(batch["input_center"]).reshape(-1, 2).cpu().numpy()

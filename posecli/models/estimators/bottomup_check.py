@@ -42,6 +42,32 @@ def synthetic_bottomup_sample(
     return one
 
 
+def check_multiscale_test(recipe: Recipe, method: str) -> None:
+    """``model.test.multiscale_test`` and every evaluation pipeline's
+    ``bottomup_resize.aug_scales`` agree, and the method has the test (MMPose: AE only)."""
+    wanted = recipe.model.test.multiscale_test
+    if wanted and method != "ae":
+        raise RecipeError(
+            f"model.test.multiscale_test: MMPose has the multi-scale test for AE heads only, "
+            f"not {recipe.model.head.name!r}"
+        )
+    for split in ("val", "test"):
+        cfg = getattr(recipe.data, split, None)
+        for i, step in enumerate(cfg.pipeline if cfg is not None else ()):
+            if step.name.lower() not in ("bottomup_resize", "bottomupresize"):
+                continue
+            has = bool(step.kwargs.get("aug_scales"))
+            if has != wanted:
+                raise RecipeError(
+                    f"data.{split}.pipeline[{i}] (bottomup_resize): aug_scales "
+                    + (
+                        "is set but model.test.multiscale_test is false"
+                        if has
+                        else "is needed by model.test.multiscale_test (e.g. aug_scales = [0.5, 1.5])"
+                    )
+                )
+
+
 def check_bottomup_recipe(recipe: Recipe, skeleton: Any) -> None:
     """Raise :class:`RecipeError` on the first problem of a bottom-up recipe."""
     import torch
@@ -65,6 +91,7 @@ def check_bottomup_recipe(recipe: Recipe, skeleton: Any) -> None:
                 f"train.save_best = {recipe.train.save_best!r} is not reported by eval.metrics "
                 f"(they report {', '.join(names)})"
             )
+    check_multiscale_test(recipe, getattr(model, "method", ""))
     k = getattr(model, "num_keypoints", None)
     if not k:
         return
@@ -103,4 +130,4 @@ def check_bottomup_recipe(recipe: Recipe, skeleton: Any) -> None:
     model.eval()
 
 
-__all__ = ["check_bottomup_recipe", "synthetic_bottomup_sample"]
+__all__ = ["check_bottomup_recipe", "check_multiscale_test", "synthetic_bottomup_sample"]

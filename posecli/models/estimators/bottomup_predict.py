@@ -38,9 +38,13 @@ def torch_bottomup_predictor(
     if flip_test is not None:
         model.test_cfg = model.test_cfg.model_copy(update={"flip_test": bool(flip_test)})
 
-    def infer(inputs: np.ndarray, meta: dict[str, np.ndarray]) -> tuple[list[np.ndarray], ...]:
-        batch = {"inputs": torch.from_numpy(inputs).to(device)}
-        batch.update({k: torch.from_numpy(v) for k, v in meta.items()})
+    def infer(inputs: np.ndarray, meta: dict[str, Any]) -> tuple[list[np.ndarray], ...]:
+        batch: dict[str, Any] = {"inputs": torch.from_numpy(inputs).to(device)}
+        for key, value in meta.items():
+            if isinstance(value, list):  # aug_inputs: one array per extra scale
+                batch[key] = [torch.from_numpy(v).to(device) for v in value]
+            else:
+                batch[key] = torch.from_numpy(value)
         with torch.inference_mode():
             kps, scores = model.predict_instances(batch)
         if model.last_bboxes is not None:
