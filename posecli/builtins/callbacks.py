@@ -60,3 +60,9 @@ def posecli_register_callbacks(register: RegisterCallback) -> None:
         aliases=("EarlyStoppingHook",),
         help="stop when train.save_best has not improved for `patience` validations",
     )
+    register(
+        "batch_sync_random_resize",
+        "posecli.engine.batch_resize:BatchSyncRandomResizeCallback",
+        aliases=("BatchSyncRandomResize",),
+        help="resize training batches to a random multiple of 32 drawn every few iterations (RTMO)",
+    )

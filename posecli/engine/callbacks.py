@@ -58,6 +58,7 @@ log = logging.getLogger("posecli.train")
 EVENTS: tuple[str, ...] = (
     "on_train_start",
     "on_epoch_start",
+    "on_train_batch",
     "on_step_end",
     "on_train_epoch_end",
     "on_validation_end",
@@ -145,6 +146,10 @@ class Callback:
 
     def on_train_start(self, trainer: Trainer) -> None: ...
     def on_epoch_start(self, trainer: Trainer) -> None: ...
+    def on_train_batch(self, trainer: Trainer, batch: dict[str, Any]) -> None:
+        """Each training batch, on the device, before its forward pass; may change it in
+        place (batch augmentations such as ``batch_sync_random_resize``)."""
+
     def on_step_end(self, trainer: Trainer, step: StepInfo) -> None: ...
     def on_train_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None: ...
     def on_validation_end(self, trainer: Trainer, validation: Validation) -> None: ...

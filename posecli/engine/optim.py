@@ -4,6 +4,13 @@
 ``no_decay_norm_bias`` (RTMPose's ``norm_decay_mult=0, bias_decay_mult=0``) the parameters of
 normalisation layers (batch, group, layer and instance norm) and every parameter named ``bias``
 get no weight decay; a parameter shared by several modules is counted once.
+
+``custom_keys = {"neck.encoder" = {lr_mult = 0.05}}`` (MMEngine's ``paramwise_cfg.custom_keys``,
+RTMO's setting) gives the parameters whose full name contains a key their own group: learning
+rate ``lr · lr_mult``, weight decay ``weight_decay · decay_mult`` (both default 1). As in
+MMEngine, the longest matching key wins and a matched parameter ignores the norm/bias rule;
+a key that matches no parameter is an error (a typo would otherwise train silently at full
+rate).
 """
 
 from __future__ import annotations
@@ -37,23 +44,36 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 
 
 def param_groups(
-    model: nn.Module, weight_decay: float, no_decay_norm_bias: bool = True
+    model: nn.Module,
+    weight_decay: float,
+    no_decay_norm_bias: bool = True,
+    *,
+    lr: float | None = None,
+    custom_keys: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Split trainable parameters into a ``decay`` and a ``no_decay`` group.
+    """Split trainable parameters into a ``decay`` and a ``no_decay`` group, plus one group per
+    custom key (see the module docstring).
 
     Args:
         model: The model (a DDP wrapper is fine: names keep its ``module.`` prefix).
         weight_decay: Decay of the ``decay`` group.
         no_decay_norm_bias: Put norm-layer parameters and biases into ``no_decay``.
+        lr: The base learning rate (needed with ``custom_keys``).
+        custom_keys: name substring → ``{lr_mult, decay_mult}``.
 
     Returns:
         Torch parameter groups with extra keys ``name`` and ``param_names``; empty groups are
         left out.
+
+    Raises:
+        ValueError: a custom key matches no trainable parameter, or has other settings.
     """
     decay: list[nn.Parameter] = []
     no_decay: list[nn.Parameter] = []
     decay_names: list[str] = []
     no_decay_names: list[str] = []
+    custom = _custom_groups(custom_keys or {}, lr, weight_decay)
+    keys = sorted(sorted(custom), key=len, reverse=True)  # longest first, as MMEngine
     seen: set[int] = set()
     for module_name, module in model.named_modules():
         is_norm = isinstance(module, NORM_TYPES)
@@ -62,7 +82,11 @@ def param_groups(
                 continue
             seen.add(id(param))
             full = f"{module_name}.{pname}" if module_name else pname
-            if no_decay_norm_bias and (is_norm or pname == "bias"):
+            key = next((k for k in keys if k in full), None)
+            if key is not None:
+                custom[key]["params"].append(param)
+                custom[key]["param_names"].append(full)
+            elif no_decay_norm_bias and (is_norm or pname == "bias"):
                 no_decay.append(param)
                 no_decay_names.append(full)
             else:
@@ -82,7 +106,34 @@ def param_groups(
             "param_names": no_decay_names,
         },
     ]
-    return [g for g in groups if g["params"]]
+    unmatched = [k for k, g in custom.items() if not g["params"]]
+    if unmatched:
+        raise ValueError(f"custom_keys {unmatched} match no trainable parameter of the model")
+    return [g for g in groups if g["params"]] + [custom[k] for k in sorted(custom)]
+
+
+def _custom_groups(
+    custom_keys: Mapping[str, Mapping[str, float]], lr: float | None, weight_decay: float
+) -> dict[str, dict[str, Any]]:
+    groups: dict[str, dict[str, Any]] = {}
+    for key, settings in custom_keys.items():
+        if not isinstance(settings, Mapping):
+            raise ValueError(f"custom_keys.{key} must be a table such as {{lr_mult = 0.1}}")
+        extra = sorted(set(settings) - {"lr_mult", "decay_mult"})
+        if extra:
+            raise ValueError(
+                f"custom_keys.{key}: only lr_mult and decay_mult are known, got {extra}"
+            )
+        if lr is None:
+            raise ValueError("custom_keys need the optimizer's lr")
+        groups[str(key)] = {
+            "name": f"custom:{key}",
+            "params": [],
+            "lr": float(lr) * float(settings.get("lr_mult", 1.0)),
+            "weight_decay": weight_decay * float(settings.get("decay_mult", 1.0)),
+            "param_names": [],
+        }
+    return groups
 
 
 def build_optimizer(
@@ -112,8 +163,14 @@ def build_optimizer(
     if "betas" in data:
         data["betas"] = tuple(data["betas"])
     weight_decay = float(data.pop("weight_decay", 0.01 if name == "adamw" else 0.0))
+    custom_keys = data.pop("custom_keys", None)
     check_kwargs(factory, data, path=path, what=f"optimizer {name!r}", n_args=1)
-    groups = param_groups(model, weight_decay, no_decay_norm_bias)
+    try:
+        groups = param_groups(
+            model, weight_decay, no_decay_norm_bias, lr=data.get("lr"), custom_keys=custom_keys
+        )
+    except ValueError as exc:
+        raise BuildError(f"{path}: {exc}") from None
     if not groups:
         raise BuildError(f"{path}: the model has no trainable parameters")
     try:

@@ -14,11 +14,15 @@ after ``epochs`` / ``iters``; without an end it lasts to the end of training):
 
 ``linear_warmup`` (MMPose ``LinearLR``)
     ``start_factor`` (1e-3), ``end_factor`` (1.0): ``lr = lr0·(s + (e - s)·τ)``, τ from 0 to 1.
-``flat`` (``ConstantLR`` with factor 1)
-    the learning rate stays.
+``quadratic_warmup`` (``QuadraticWarmupLR``)
+    ``lr = lr0·((t - start + 1)/span)²``: from ``lr0/span²`` at the first iteration to ``lr0``.
+``flat`` (``ConstantLR``)
+    ``factor`` (1.0): the rate is ``lr0·factor`` for the phase and the next phase starts from
+    there (RTMO's one-epoch ``ConstantLR`` with factor 2.5 lifts its second cosine cycle).
 ``cosine`` (``CosineAnnealingLR``)
     ``eta_min`` (absolute, default 0) or ``eta_min_ratio`` (of the phase's starting rate):
-    ``lr = η + (lr0 - η)·(1 + cos(π·τ))/2``.
+    ``lr = η + (lr0 - η)·(1 + cos(π·τ))/2``; ``t_max_epochs`` sets the period (MMEngine's
+    ``T_max``) when it is not the phase's length, ``τ = (t - start) / (t_max_epochs · ipe)``.
 ``step`` (``MultiStepLR``)
     ``milestones`` (absolute epochs), ``gamma`` (0.1): ×gamma at each milestone reached.
 ``exponential`` (``ExponentialLR``)
@@ -49,8 +53,9 @@ __all__ = ["PHASES", "LRScheduler", "Phase", "build_scheduler", "compile_phases"
 
 _PHASE_ARGS: dict[str, set[str]] = {
     "linear_warmup": {"start_factor", "end_factor"},
-    "flat": set(),
-    "cosine": {"eta_min", "eta_min_ratio"},
+    "quadratic_warmup": set(),
+    "flat": {"factor"},
+    "cosine": {"eta_min", "eta_min_ratio", "t_max_epochs"},
     "step": {"milestones", "gamma"},
     "exponential": {"gamma"},
     "poly": {"power", "eta_min"},
@@ -58,6 +63,7 @@ _PHASE_ARGS: dict[str, set[str]] = {
 _END_ARGS = {"end_epoch", "end_iter", "epochs", "iters"}
 _ALIASES = {
     "linearlr": "linear_warmup",
+    "quadraticwarmuplr": "quadratic_warmup",
     "warmup": "linear_warmup",
     "constant": "flat",
     "cosineannealinglr": "cosine",
@@ -89,8 +95,12 @@ class Phase:
         if self.kind == "linear_warmup":
             s, e = a.get("start_factor", 1e-3), a.get("end_factor", 1.0)
             return lr0 * (s + (e - s) * tau)
+        if self.kind == "quadratic_warmup":
+            return lr0 * (min(t - self.start + 1, span) / span) ** 2
         if self.kind == "cosine":
             eta = a["eta_min"] if "eta_min" in a else lr0 * a.get("eta_min_ratio", 0.0)
+            if "t_max_epochs" in a:
+                tau = (t - self.start) / max(float(a["t_max_epochs"]) * iters_per_epoch, 1.0)
             return eta + (lr0 - eta) * (1 + math.cos(math.pi * tau)) / 2
         if self.kind == "step":
             reached = sum(
@@ -102,7 +112,7 @@ class Phase:
         if self.kind == "poly":
             eta = a.get("eta_min", 0.0)
             return eta + (lr0 - eta) * (1 - tau) ** a.get("power", 1.0)
-        return lr0  # flat
+        return lr0 * float(a.get("factor", 1.0))  # flat
 
 
 def compile_phases(
@@ -143,7 +153,17 @@ def compile_phases(
         open_end = not _END_ARGS & set(item)
         if open_end and i != len(items) - 1:
             raise BuildError(f"{path}: only the last phase may leave its end open")
-        if open_end and total_iters is None and kind in ("cosine", "poly", "linear_warmup"):
+        if (
+            open_end
+            and total_iters is None
+            and kind
+            in (
+                "cosine",
+                "poly",
+                "linear_warmup",
+                "quadratic_warmup",
+            )
+        ):
             raise BuildError(f"{path}: {kind!r} needs an end (end_epoch, epochs, iters...)")
         end = _phase_end(item, cursor, iters_per_epoch, None)
         if end is None:  # open-ended: to the end of training (or forever)

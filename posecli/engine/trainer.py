@@ -378,6 +378,7 @@ class Trainer:
         tick, images, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
         for micro, batch in enumerate(self._batches(epoch)):
             batch = to_device(batch, self.device)
+            self.callbacks.fire("on_train_batch", self, batch)
             if self.recipe.model.channels_last:
                 batch["inputs"] = batch["inputs"].contiguous(memory_format=torch.channels_last)
             value, stepped = self._train_step(batch, micro)

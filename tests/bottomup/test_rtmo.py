@@ -344,3 +344,56 @@ def test_exported_rtmo_predicts_the_checkpoints_instances(tmp_path) -> None:
     assert np.abs(got.bboxes - ref.bboxes).max() < 0.05
     assert np.abs(got.bbox_scores - ref.bbox_scores).max() < 1e-4
     assert ((ref.bbox_scores > 0.3) & (ref.bboxes[:, 2] <= image.shape[1])).all()
+
+
+def test_batch_sync_random_resize_scales_images_and_instance_targets() -> None:
+    """MMPose's BatchSyncRandomResize as a callback: the first batch keeps its size, then each
+    batch takes the size drawn after the previous iteration (a multiple of 32, aspect kept);
+    boxes, keypoints and areas follow; every rank draws the same; dense targets are refused."""
+    from types import SimpleNamespace
+
+    from posecli.engine.batch_resize import BatchSyncRandomResizeCallback
+    from posecli.errors import PoseCliError
+
+    def batch() -> dict:
+        img = torch.zeros(2, 3, 64, 96, dtype=torch.uint8)
+        img[:, :, 20:24, 40:44] = 255  # a bright square where the keypoint is
+        return {
+            "inputs": img,
+            "bboxes": [torch.tensor([[40.0, 20.0, 44.0, 24.0]])] * 2,
+            "keypoints": [torch.tensor([[[42.0, 22.0]] * K])] * 2,
+            "areas": [torch.tensor([16.0])] * 2,
+            "heatmap_mask": torch.ones(2, 64, 96),
+        }
+
+    cb = BatchSyncRandomResizeCallback([64, 160], interval=1, size_divisor=32)
+    trainer = SimpleNamespace(step=0, recipe=SimpleNamespace(seed=3))
+    cb.on_train_start(trainer)  # type: ignore[arg-type]
+    first = batch()
+    cb.on_train_batch(trainer, first)  # type: ignore[arg-type]
+    assert first["inputs"].shape[-2:] == (64, 96) and first["inputs"].dtype == torch.uint8
+    assert cb.size == cb.draw(0, 1.5)
+    sizes = {cb.draw(step, 1.5) for step in range(200)}
+    assert sizes == {(32 * k, 32 * int(1.5 * k)) for k in (2, 3, 4, 5)}
+    cb.size = (128, 192)
+    second = batch()
+    trainer.step = 1
+    cb.on_train_batch(trainer, second)  # type: ignore[arg-type]
+    assert second["inputs"].shape == (2, 3, 128, 192)
+    torch.testing.assert_close(second["bboxes"][0], torch.tensor([[80.0, 40.0, 88.0, 48.0]]))
+    torch.testing.assert_close(second["keypoints"][1][0, 0], torch.tensor([84.0, 44.0]))
+    assert second["areas"][0].item() == 64.0 and second["heatmap_mask"].shape == (2, 128, 192)
+    ys, xs = torch.nonzero(second["inputs"][0, 0] > 128, as_tuple=True)
+    centre = (xs.float().mean() + 0.5, ys.float().mean() + 0.5)  # pixel i spans [i, i + 1)
+    assert centre == (pytest.approx(84.0, abs=0.5), pytest.approx(44.0, abs=0.5))
+    other_rank = BatchSyncRandomResizeCallback([64, 160], interval=1, size_divisor=32)
+    other_rank.on_train_start(trainer)  # type: ignore[arg-type]
+    assert [other_rank.draw(s, 1.5) for s in range(20)] == [cb.draw(s, 1.5) for s in range(20)]
+    resumed = BatchSyncRandomResizeCallback([64, 160], interval=1)
+    resumed.load_state_dict(cb.state_dict())
+    assert resumed.size == cb.size
+    dense = {**batch(), "heatmaps": torch.zeros(2, K, 16, 24)}
+    with pytest.raises(PoseCliError, match=r"dense targets \(heatmaps\)"):
+        cb.on_train_batch(trainer, dense)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="random_size_range"):
+        BatchSyncRandomResizeCallback([800, 480])

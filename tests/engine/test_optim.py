@@ -67,3 +67,27 @@ def test_bad_tables() -> None:
         build_optimizer(_Net(), {"name": "sgd", "lr": 1, "momentun": 0.9})
     with pytest.raises(BuildError, match="no trainable"):
         build_optimizer(nn.ReLU(), {"name": "sgd", "lr": 1})
+
+
+def test_custom_keys_give_their_parameters_a_learning_rate_factor() -> None:
+    """MMEngine's ``custom_keys`` (RTMO: ``neck.encoder`` at 0.05×): the longest matching key
+    wins, a matched parameter ignores the norm/bias rule, schedules scale every group."""
+    table = {
+        "name": "adamw",
+        "lr": 4e-3,
+        "weight_decay": 0.05,
+        "custom_keys": {"fc": {"lr_mult": 0.05}, "fc.bias": {"lr_mult": 0.5, "decay_mult": 0}},
+    }
+    opt = build_optimizer(_Net(), table)
+    by_name = {g["name"]: g for g in opt.param_groups}
+    assert by_name["custom:fc"]["param_names"] == ["fc.weight"]
+    assert by_name["custom:fc"]["lr"] == pytest.approx(2e-4)
+    assert by_name["custom:fc"]["weight_decay"] == 0.05
+    assert by_name["custom:fc.bias"]["lr"] == pytest.approx(2e-3)
+    assert by_name["custom:fc.bias"]["weight_decay"] == 0.0
+    assert by_name["no_decay"]["param_names"] == ["bn.weight", "bn.bias", "ln.weight", "ln.bias"]
+    assert by_name["custom:fc"]["initial_lr"] == pytest.approx(2e-4)
+    with pytest.raises(BuildError, match=r"custom_keys \['neck.encoder'\] match no trainable"):
+        build_optimizer(_Net(), {**table, "custom_keys": {"neck.encoder": {"lr_mult": 0.05}}})
+    with pytest.raises(BuildError, match="only lr_mult and decay_mult are known"):
+        build_optimizer(_Net(), {**table, "custom_keys": {"fc": {"lr_mul": 0.05}}})

@@ -134,3 +134,32 @@ def test_open_phase_ends_with_training() -> None:
         [{"name": "linear_warmup", "iters": 10}, {"name": "cosine"}], IPE, total_iters=1000
     )
     assert (phases[-1].start, phases[-1].end) == (10, 1000)
+
+
+RTMO = [
+    {"name": "quadratic_warmup", "epochs": 5},
+    {"name": "cosine", "end_epoch": 280, "eta_min": 2e-4, "t_max_epochs": 280},
+    {"name": "flat", "end_epoch": 281, "factor": 2.5},
+    {"name": "cosine", "end_epoch": 580, "eta_min": 2e-4, "t_max_epochs": 300},
+    {"name": "flat"},
+]
+
+
+def test_rtmo_quadratic_warmup_and_two_cosine_cycles() -> None:
+    """MMPose's RTMO schedule: QuadraticWarmupLR over 5 epochs (lr0·((t+1)/T)², as MMEngine's
+    cumulative (2t+1)/T² steps), cosine with T_max 280 from epoch 5, ×2.5 at epoch 280
+    (2e-4 → 5e-4), a second cosine (T_max 300) to epoch 580, then flat to 600."""
+    sched = build_scheduler(_optimizer(), RTMO, IPE, max_epochs=600)
+    base, warm = 4e-3, 5 * IPE
+    steps = [base * (2 * i + 1) / warm**2 for i in range(warm)]  # MMEngine's chained form
+    for t in (0, 1, 137, warm - 1):
+        assert sched.lr_at(t) == pytest.approx(sum(steps[: t + 1]))
+    assert sched.lr_at(warm) == pytest.approx(base)
+    end1 = 2e-4 + (base - 2e-4) * (1 + math.cos(math.pi * 275 / 280)) / 2
+    assert sched.lr_at(280 * IPE - 1) == pytest.approx(end1, rel=1e-3)
+    assert sched.lr_at(280 * IPE) == pytest.approx(2.5 * end1, rel=1e-3)  # ~5e-4
+    lifted = sched.lr_at(281 * IPE)
+    assert lifted == pytest.approx(2.5 * end1, rel=1e-3)
+    mid = 2e-4 + (lifted - 2e-4) * (1 + math.cos(math.pi * 150 / 300)) / 2
+    assert sched.lr_at(431 * IPE) == pytest.approx(mid)
+    assert sched.lr_at(599 * IPE) == pytest.approx(sched.lr_at(580 * IPE))

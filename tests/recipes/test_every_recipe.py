@@ -115,9 +115,13 @@ def _fly_frame(root: Path) -> list[str]:
 
 
 def _whole_image_run(heatmaps: bool) -> RecipeRun:
-    """A bottom-up / one-stage COCO recipe at 256² (heatmaps at 64² when it has them); predict
-    on an image without boxes."""
-    sizes = ["codec.input_size=[256, 256]", *(["codec.heatmap_size=[64, 64]"] if heatmaps else [])]
+    """A bottom-up / one-stage COCO recipe at 256² (heatmaps at 64² when it has them; RTMO's
+    per-batch random sizes in 192–320 instead of 480–800); predict on an image without boxes."""
+    sizes = (
+        ["codec.input_size=[256, 256]", "codec.heatmap_size=[64, 64]"]
+        if heatmaps
+        else ["codec.input_size=[256, 256]", "train.callbacks.1.random_size_range=[192, 320]"]
+    )
     return RecipeRun(
         lambda root: [
             f"data.root={json.dumps(str(root))}",
