@@ -1,9 +1,13 @@
 """Frame-to-frame tracking: stable ``track_id`` per instance (``posecli predict --track``).
 
 Each new frame's instances are matched with the tracks seen in the last ``max_lost + 1`` frames
-by keypoint similarity (OKS, with per-keypoint sigmas) or box IoU. The assignment maximises the
+by keypoint similarity (OKS, with per-keypoint sigmas, scaled by the area of the track's
+keypoints' bounding box) or box IoU. The assignment maximises the
 total similarity (Hungarian, ``scipy.optimize.linear_sum_assignment``; greedy best-first when
-scipy is missing); pairs below ``threshold`` are not matched. Unmatched instances open new
+scipy is missing); pairs below ``threshold`` are not matched. With ``metric="oks"``, the
+instances and tracks OKS leaves unmatched are then matched by box IoU (``iou_fallback``, a
+second stage as ByteTrack's): a pose whose keypoints jumped (a leg tip taken from a neighbour,
+a blurred frame) keeps its track while its box still overlaps. Unmatched instances open new
 tracks with fresh ids (0, 1, 2... never reused); a track unmatched for more than ``max_lost``
 consecutive frames is dropped.
 """
@@ -17,7 +21,7 @@ import numpy as np
 
 from posecli.inference.boxes import box_iou, boxes_from_keypoints
 
-__all__ = ["DEFAULT_SIGMA", "Tracker", "assign", "oks_matrix"]
+__all__ = ["DEFAULT_SIGMA", "Tracker", "assign", "oks_matrix", "pose_areas"]
 
 #: Per-keypoint OKS sigma used when a skeleton gives none (the mean of COCO's 17 sigmas).
 DEFAULT_SIGMA = 0.072
@@ -92,6 +96,20 @@ def _assign_greedy(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     return pairs
 
 
+def pose_areas(tracks: _Tracks) -> np.ndarray:
+    """``(T,)`` OKS scale of each track: the area of its visible keypoints' bounding box (the
+    object's extent, as COCO's ``area``), else its box's area when fewer than two keypoints are
+    visible. (A detector's box can be far from the pose's extent: the fly recipe's thorax
+    boxes are 32 px wide, which made OKS with σ = 0.025 a 1.6 px tolerance.)"""
+    kp = np.asarray(tracks.keypoints, np.float64)
+    vis = np.asarray(tracks.visible, bool) & np.isfinite(kp).all(-1)
+    lo = np.where(vis[..., None], kp, np.inf).min(1)
+    hi = np.where(vis[..., None], kp, -np.inf).max(1)
+    extent = np.where(vis.sum(1) >= 2, np.prod(np.clip(hi - lo, 0, None), axis=1), 0.0)
+    box = np.prod(np.clip(tracks.boxes[:, 2:] - tracks.boxes[:, :2], 0, None), axis=1)
+    return np.where(extent > 0, extent, box)
+
+
 @dataclass
 class _Tracks:
     """Live tracks as arrays: ids ``(T,)``, keypoints ``(T, K, 2)``, visibility, boxes, lost."""
@@ -112,6 +130,8 @@ class Tracker:
         threshold: minimum similarity to continue a track.
         max_lost: frames a track may go unmatched before it is dropped.
         kpt_thr: keypoints scoring below this are ignored by OKS.
+        iou_fallback: with ``metric="oks"``, the minimum box IoU that matches what OKS left
+            unmatched (``None``: OKS only).
     """
 
     def __init__(
@@ -122,9 +142,11 @@ class Tracker:
         threshold: float = 0.3,
         max_lost: int = 10,
         kpt_thr: float = 0.3,
+        iou_fallback: float | None = 0.3,
     ) -> None:
         if metric not in ("oks", "iou"):
             raise ValueError(f"tracking metric must be 'oks' or 'iou', got {metric!r}")
+        self.iou_fallback = None if metric == "iou" else iou_fallback
         self.metric, self.threshold, self.max_lost, self.kpt_thr = (
             metric,
             threshold,
@@ -153,10 +175,22 @@ class Tracker:
         sigmas = self.sigmas if self.sigmas is not None else np.full(k, DEFAULT_SIGMA)
         if sigmas.shape[0] != k:
             raise ValueError(f"tracker has {sigmas.shape[0]} sigmas for {k} keypoints")
-        wh = np.clip(tr.boxes[:, 2:] - tr.boxes[:, :2], 0, None)
         return oks_matrix(
-            kpts, tr.keypoints, sigmas, wh.prod(-1), visible_a=vis, visible_b=tr.visible
+            kpts, tr.keypoints, sigmas, pose_areas(tr), visible_a=vis, visible_b=tr.visible
         )
+
+    def _match_left_by_iou(
+        self, boxes: np.ndarray, pairs: list[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        """Pairs ``(instance, track)`` by box IoU among those ``pairs`` leave unmatched."""
+        tr = self._tracks
+        assert tr is not None and self.iou_fallback is not None
+        dets = np.setdiff1d(np.arange(len(boxes)), [d for d, _ in pairs])
+        trks = np.setdiff1d(np.arange(len(tr.ids)), [t for _, t in pairs])
+        if not len(dets) or not len(trks):
+            return []
+        sim = box_iou(boxes[dets], tr.boxes[trks])
+        return [(int(dets[r]), int(trks[c])) for r, c in assign(sim, self.iou_fallback)]
 
     def update(
         self,
@@ -194,7 +228,10 @@ class Tracker:
         ids = np.full(n, -1, np.int64)
         matched_tracks: list[int] = []
         if self._tracks is not None and len(self._tracks.ids) and n:
-            for det, trk in assign(self._similarity(kpts, vis, boxes), self.threshold):
+            pairs = assign(self._similarity(kpts, vis, boxes), self.threshold)
+            if self.iou_fallback is not None:
+                pairs += self._match_left_by_iou(boxes, pairs)
+            for det, trk in pairs:
                 ids[det] = self._tracks.ids[trk]
                 matched_tracks.append(trk)
         new = ids < 0
