@@ -243,11 +243,11 @@ def load_predictor(
             )
         runner = open_backend(text, threads=threads, device=device)
         meta = runner.metadata()
-        if meta.get("kind") == "bottomup":  # whole frames in: one-stage RTMO files
+        if meta.get("kind") == "bottomup":  # whole frames in: AE, DEKR, RTMO files
             from posecli.runtime.bottomup_exported import exported_bottomup_predictor
 
             return exported_bottomup_predictor(  # type: ignore[return-value]
-                runner, meta, text, skeleton=_named_skeleton(meta)
+                runner, meta, text, skeleton=_named_skeleton(meta), flip_test=flip_test
             )
         file_spec = TopDownSpec.from_metadata(meta, source=text)
         runner.spec = file_spec

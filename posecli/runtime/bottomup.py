@@ -78,6 +78,9 @@ def nearby_joints_nms(
     diag = np.sqrt((span**2).sum(axis=1))  # (N,)
     dist = np.sqrt(((keypoints[:, None] - keypoints[None]) ** 2).sum(-1))  # (N, N, K)
     close = (dist < diag[:, None, None] * dist_thr).sum(2) > thr_n  # (N, N)
+    # A pose is its own duplicate even when its extent is zero (all joints at one point,
+    # where ``dist < 0`` would leave it in no group at all).
+    close[np.arange(n), np.arange(n)] = True
     ignored: set[int] = set()
     keep: list[int] = []
     for i in np.argsort(s)[::-1]:

@@ -75,6 +75,15 @@ def test_nearby_joints_nms_drops_the_duplicate_pose() -> None:
     assert sorted(keep.tolist()) == [0, 2]
 
 
+def test_nearby_joints_nms_keeps_poses_of_zero_extent() -> None:
+    """All joints at one point (an untrained net's output): no distance is below a zero
+    tolerance, yet each pose is its own group and is kept, best first."""
+    kps = np.stack([np.full((K, 2), 10.0), np.full((K, 2), 10.0), np.full((K, 2), 50.0)])
+    scores = np.array([[0.2] * K, [0.6] * K, [0.4] * K], np.float32)
+    keep = nearby_joints_nms(kps, scores, dist_thr=0.05)
+    assert keep.tolist() == [1, 2, 0]
+
+
 def test_max_nms_and_bilinear_sampling() -> None:
     maps = np.zeros((1, 1, 5, 5), np.float32)
     maps[0, 0, 2, 2], maps[0, 0, 2, 3] = 1.0, 0.5

@@ -26,11 +26,8 @@ import torch
 from torch import nn
 
 from posecli.recipe.schema import TestConfig
-from posecli.runtime.bottomup import (
-    decode_associative_embedding,
-    decode_root_displacement,
-    images_to_image_space,
-)
+from posecli.runtime.bottomup import images_to_image_space
+from posecli.runtime.bottomup_decoding import BottomupDecoder
 
 
 class BottomupPoseEstimator(nn.Module):
@@ -154,22 +151,41 @@ class BottomupPoseEstimator(nn.Module):
             return bool(cfg)
         return bool((getattr(self.codec, "flip_config", None) or {}).get("shift_heatmap", False))
 
+    def decoder(self, flip_indices: Sequence[int] | None = None) -> BottomupDecoder:
+        """The torch-free post-processing of this AE / DEKR model (what an exported file's
+        runtime rebuilds from its metadata); the flip test merges views when
+        ``flip_indices`` is given."""
+        rescore_net = getattr(self.head, "rescore_net", None)
+        return BottomupDecoder(
+            method=self.method,
+            codec=self.codec,
+            flip_indices=list(flip_indices) if flip_indices is not None else None,
+            shift_heatmap=self._shift(),
+            tag_per_keypoint=bool(getattr(self.head, "tag_per_keypoint", True)),
+            multiscale_test=bool(self.test_cfg.multiscale_test),
+            align_corners=bool(self.test_cfg.align_corners),
+            nms_dist_thr=self.nms_dist_thr,
+            nms_joints_thr=self.nms_joints_thr,
+            skeleton_links=self.skeleton_links,
+            rescore=rescore_net.weights() if rescore_net is not None else None,
+        )
+
+    def _raw_outputs(self, images: torch.Tensor) -> list[np.ndarray]:
+        return [o.detach().float().cpu().numpy() for o in self(images)]
+
     @torch.no_grad()
     def predict_outputs(
         self, images: torch.Tensor, flip_indices: Sequence[int] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Network outputs after the flip-test merge (AE and DEKR)."""
-        out = self(images)
-        if flip_indices is None:
-            return out  # type: ignore[no-any-return]
-        if self.method == "rtmo":
-            raise ValueError("RTMO has no flip test (set model.test.flip_test = false)")
-        flipped = self(images.flip(-1))
-        if self.method == "dekr":
-            return self.head.flip_merge(  # type: ignore[operator,no-any-return]
-                out, flipped, flip_indices, self._shift(), int(images.shape[-1])
-            )
-        return self.head.flip_merge(out, flipped, flip_indices, self._shift())  # type: ignore[operator,no-any-return]
+    ) -> tuple[np.ndarray, ...]:
+        """Network outputs (numpy) after the flip-test merge (AE and DEKR); RTMO's candidates."""
+        if flip_indices is None or self.method == "rtmo":
+            if flip_indices is not None:
+                raise ValueError("RTMO has no flip test (set model.test.flip_test = false)")
+            return tuple(self._raw_outputs(images))
+        flipped = self._raw_outputs(images.flip(-1))
+        return self.decoder(flip_indices).merge_flip(
+            self._raw_outputs(images), flipped, int(images.shape[-1])
+        )
 
     def decode_outputs(self, outputs: Sequence[Any]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Numpy post-processing of (merged) network outputs → input-space instances."""
@@ -181,56 +197,9 @@ class BottomupPoseEstimator(nn.Module):
             kps, kscores, boxes, bscores = self.codec.batch_decode(*arrays[:4])
             self.last_bboxes, self.last_bbox_scores = boxes, bscores
             return kps, kscores
-        a, b = arrays
-        if self.method == "ae":
-            return decode_associative_embedding(a, b, self.codec)
-        if self.method == "dekr":
-            c = self.codec
-            kps, scores, kscores = decode_root_displacement(
-                a,
-                b,
-                c.scale_factor,
-                max_instances=c.decode_max_instances,
-                nms_kernel=c.decode_nms_kernel,
-                root_thr=c.decode_thr,
-                nms_dist_thr=0.0 if self.head.rescore_net is not None else self.nms_dist_thr,
-                nms_joints_thr=self.nms_joints_thr,
-            )
-            if self.head.rescore_net is not None:
-                kps, scores = self._rescore(kps, scores, kscores)
-            return kps, scores
-        raise ValueError(f"{type(self.head).__name__} has no numpy decoding")
-
-    def _rescore(
-        self, kps: list[np.ndarray], scores: list[np.ndarray], kscores: list[np.ndarray]
-    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """DEKR rescoring (root score × predicted OKS), then nearby-joints NMS."""
-        from posecli.runtime.bottomup import nearby_joints_nms
-
-        out_k, out_s = [], []
-        net = self.head.rescore_net
-        for kp, sc, ks in zip(kps, scores, kscores, strict=True):
-            if len(kp) and self.skeleton_links:
-                p = next(net.parameters())
-                oks = net(
-                    torch.as_tensor(kp, device=p.device),
-                    torch.as_tensor(ks, device=p.device),
-                    self.skeleton_links,
-                )
-                oks = torch.nan_to_num(oks, nan=0.0).cpu().numpy()
-                sc = sc * oks[:, None]
-            if len(kp) and self.nms_dist_thr > 0:
-                keep = nearby_joints_nms(
-                    kp,
-                    ks,
-                    self.nms_dist_thr,
-                    self.nms_joints_thr,
-                    int(self.codec.decode_max_instances),
-                )
-                kp, sc = kp[keep], sc[keep]
-            out_k.append(kp)
-            out_s.append(sc.astype(np.float32))
-        return out_k, out_s
+        if self.method not in ("ae", "dekr"):
+            raise ValueError(f"{type(self.head).__name__} has no numpy decoding")
+        return self.decoder().decode(arrays)
 
     def _check_multiscale(self, batch: Mapping[str, Any]) -> list[torch.Tensor]:
         """The extra-scale inputs of a multi-scale test (``[]`` without one); raises on a
@@ -257,7 +226,7 @@ class BottomupPoseEstimator(nn.Module):
 
     def _scale_outputs(
         self, batch: Mapping[str, Any], flip_indices: Sequence[int] | None
-    ) -> tuple[torch.Tensor, ...]:
+    ) -> tuple[np.ndarray, ...]:
         """Network outputs after the flip-test merge and, for AE's multi-scale test, the mean
         of every scale's heatmaps resized bilinearly to the first scale's (tags: first scale
         only, as MMPose's ``AssociativeEmbeddingHead``)."""
@@ -265,18 +234,9 @@ class BottomupPoseEstimator(nn.Module):
         extra = self._check_multiscale(batch)
         out = self.predict_outputs(images, flip_indices)
         if not extra:
-            return out  # type: ignore[no-any-return]
-        heatmaps, tags = out
-        total = heatmaps.float().clone()
-        for scaled in extra:
-            hm = self.predict_outputs(scaled.to(images.device), flip_indices)[0]
-            total += torch.nn.functional.interpolate(
-                hm.float(),
-                size=tuple(heatmaps.shape[-2:]),
-                mode="bilinear",
-                align_corners=self.test_cfg.align_corners,
-            )
-        return total / (1 + len(extra)), tags
+            return out
+        heatmaps = [self.predict_outputs(x.to(images.device), flip_indices)[0] for x in extra]
+        return self.decoder(flip_indices).merge_scales((out[0], out[1]), heatmaps)
 
     @torch.no_grad()
     def predict_instances(

@@ -5,8 +5,9 @@ multiples of the resize's size factor) → AE ``(heatmaps, tags)`` / DEKR ``(hea
 displacements)``; RTMO (fixed H, W: the recipe's input size, which ``bottomup_resize`` in
 ``fit`` mode always gives) → its ``nms_pre`` best candidates ``(scores, bboxes, keypoints,
 keypoint_scores)``, whose score threshold and box NMS run after the graph. Flip merging, grouping and NMS are not in the graph: they run torch-free
-after it (:mod:`posecli.runtime.bottomup`), from what the metadata carries (``posecli.*``
-keys: ``kind``, ``method``, codec table, flip indices, test settings, resize, skeleton). CID
+after it (:mod:`posecli.runtime.bottomup_decoding`), from what the metadata carries
+(``posecli.*`` keys: ``kind``, ``method``, codec table, flip indices, test settings, resize,
+skeleton, and for AE / DEKR the ``decoder`` table with DEKR's rescoring weights). CID
 cannot be exported: its decoding conditions the network on the roots it finds.
 ``check`` runs the file and the checkpoint's network on the same random image and fails above
 ``tolerance``.
@@ -70,6 +71,9 @@ def bottomup_metadata(model: Any, recipe: Any, metainfo: dict[str, Any] | None) 
     from posecli.models.estimators.bottomup_predict import resize_of
 
     resize = resize_of(recipe)
+    extra: dict[str, Any] = {}
+    if model.method in ("ae", "dekr"):  # what BottomupDecoder needs after the graph
+        extra["decoder"] = model.decoder(model.flip_indices).to_metadata()
     return {
         "kind": "bottomup",
         "method": model.method,
@@ -83,8 +87,10 @@ def bottomup_metadata(model: Any, recipe: Any, metainfo: dict[str, Any] | None) 
             "resize_mode": resize.resize_mode,
             "use_udp": resize.use_udp,
             "pad_val": resize.pad_val,
+            "aug_scales": list(resize.aug_scales),
         },
         "metainfo": metainfo or {},
+        **extra,
     }
 
 

@@ -3,7 +3,8 @@
 The layers are :class:`~posecli.models.heads.heatmap_head.HeatmapHead`'s (keys
 ``deconv_layers.*``, ``conv_layers.*``, ``final_layer.*``) with ``K + L·K`` output channels
 (``K + L`` without per-keypoint tags): the first K are heatmaps, the rest tags laid out
-``(L, K)``. Grouping runs in numpy (``associative_embedding`` codec).
+``(L, K)``. The flip merge and grouping run in numpy
+(:mod:`posecli.runtime.bottomup_decoding`, ``associative_embedding`` codec).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from posecli.codecs.flip import flip_heatmaps
 from posecli.models.heads.base import build_loss
 from posecli.models.heads.bottomup_base import heatmap_mask, image_target, instance_targets
 from posecli.models.heads.heatmap_head import HeatmapHead
@@ -88,26 +88,6 @@ class AssociativeEmbeddingHead(HeatmapHead):
             "loss_pull": pull.detach(),
             "loss_push": push.detach(),
         }
-
-    def flip_merge(
-        self,
-        plain: tuple[torch.Tensor, torch.Tensor],
-        flipped: tuple[torch.Tensor, torch.Tensor],
-        flip_indices: Sequence[int],
-        shift_heatmap: bool,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Average the heatmaps; concatenate the flipped-back tags (L doubles), as MMPose."""
-        hm, tg = plain
-        fhm = flip_heatmaps(flipped[0], list(flip_indices), "heatmap", shift_heatmap)
-        ftg = flipped[1].flip(-1)
-        if self.tag_per_keypoint:
-            b, c, h, w = ftg.shape
-            ftg = ftg.reshape(b, c // self.num_keypoints, self.num_keypoints, h, w)
-            ftg = ftg[:, :, list(flip_indices)].reshape(b, c, h, w)
-        if shift_heatmap:
-            ftg = ftg.clone()
-            ftg[..., 1:] = ftg[..., :-1].clone()
-        return (hm + fhm) * 0.5, torch.cat((tg, ftg), dim=1)
 
 
 __all__ = ["AssociativeEmbeddingHead"]

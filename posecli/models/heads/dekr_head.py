@@ -19,7 +19,6 @@ import torch
 from torch import nn
 from torchvision.ops import deform_conv2d
 
-from posecli.codecs.flip import flip_heatmaps
 from posecli.models.heads.base import build_loss
 from posecli.models.heads.bottomup_base import (
     check_input_transform,
@@ -103,11 +102,9 @@ class AdaptiveActivationBlock(nn.Module):
 
 
 class RescoreNet(nn.Module):
-    """DEKR's OKS rescoring MLP over link vectors, link lengths and keypoint scores.
-
-    ``forward(keypoints (N, K, 2), scores (N, K), links [(a, b)])`` → ``(N,)``; links are
-    normalised by the mean length of links ``norm_indexes`` (clamped ≥ 1).
-    """
+    """DEKR's OKS rescoring MLP over link vectors, link lengths and keypoint scores (its
+    parameters; MMPose loads them pretrained). It runs in numpy:
+    :class:`~posecli.runtime.bottomup_decoding.RescoreWeights` (features and layers)."""
 
     def __init__(self, in_channels: int, norm_indexes: Sequence[int]) -> None:
         super().__init__()
@@ -116,22 +113,12 @@ class RescoreNet(nn.Module):
         self.l2 = nn.Linear(256, 256)
         self.l3 = nn.Linear(256, 1)
 
-    def make_feature(
-        self, keypoints: torch.Tensor, scores: torch.Tensor, links: Sequence[Sequence[int]]
-    ) -> torch.Tensor:
-        a = [int(p[0]) for p in links]
-        b = [int(p[1]) for p in links]
-        rel = keypoints[:, a, :2] - keypoints[:, b, :2]  # (N, L, 2)
-        length = rel.norm(dim=2)
-        i, j = self.norm_indexes
-        norm = ((length[:, i] + length[:, j]) / 2).clamp(min=1)[:, None]
-        return torch.cat(((rel / norm[..., None]).flatten(1), length / norm, scores), dim=1).float()
+    def weights(self) -> Any:
+        """The MLP as numpy :class:`~posecli.runtime.bottomup_decoding.RescoreWeights` (the
+        rescoring runs after the network, torch-free, for checkpoints and exported files)."""
+        from posecli.runtime.bottomup_decoding import RescoreWeights
 
-    def forward(
-        self, keypoints: torch.Tensor, scores: torch.Tensor, links: Sequence[Sequence[int]]
-    ) -> torch.Tensor:
-        x = self.make_feature(keypoints, scores, links)
-        return self.l3(torch.relu(self.l2(torch.relu(self.l1(x))))).squeeze(1)
+        return RescoreWeights.from_module(self)
 
 
 class DEKRHead(nn.Module):
@@ -222,26 +209,6 @@ class DEKRHead(nn.Module):
             "loss_heatmap": loss_hm.detach(),
             "loss_displacement": loss_d.detach(),
         }
-
-    def flip_merge(
-        self,
-        plain: tuple[torch.Tensor, torch.Tensor],
-        flipped: tuple[torch.Tensor, torch.Tensor],
-        flip_indices: Sequence[int],
-        shift_heatmap: bool,
-        input_width: int,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """MMPose's DEKR flip test: heatmaps flipped with the root kept last and averaged;
-        displacements flipped as offsets, x amended by ``(s - 1) / s`` (s = input/heatmap
-        width), averaged."""
-        hm, disp = plain
-        fi = list(flip_indices)
-        fhm = flip_heatmaps(flipped[0], [*fi, len(fi)], "heatmap", shift_heatmap)
-        fd = flip_heatmaps(flipped[1], fi, "offset", shift_heatmap)
-        s = input_width / hm.shape[-1]
-        fd = fd.clone()
-        fd[:, ::2] += (s - 1) / s
-        return (hm + fhm) * 0.5, (disp + fd) * 0.5
 
 
 __all__ = ["AdaptiveActivationBlock", "DEKRHead", "RescoreNet"]
