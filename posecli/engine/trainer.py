@@ -30,6 +30,7 @@ from posecli.engine import distributed as dist
 from posecli.engine.allocator import tune_malloc_for_training
 from posecli.engine.callbacks import StepInfo, Validation
 from posecli.engine.evaluate import to_device
+from posecli.engine.interrupts import InterruptLatch
 from posecli.errors import PoseCliError
 from posecli.recipe import Recipe, recipe_to_toml
 
@@ -145,6 +146,7 @@ class Trainer:
         )
         self.progress = progress and self.is_main
         self._log_handler: logging.Handler | None = None
+        self._interrupts = InterruptLatch()
         try:  # whatever fails here, the log handler and the process group are released
             self.device = self._pick_device(device)
             self.malloc_tuned = self.device.type == "cpu" and tune_malloc_for_training()
@@ -357,15 +359,17 @@ class Trainer:
         fire = self.callbacks.fire
         self.optimizer.zero_grad(set_to_none=True)
         try:
-            fire("on_train_start", self)
-            while self.epoch < self.cfg.epochs and self.stop_reason is None:
-                fire("on_epoch_start", self)
-                fire("on_train_epoch_end", self, self.train_one_epoch())
-                if self.epoch % self.cfg.val_interval == 0 or self.epoch == self.cfg.epochs:
-                    self.validate()
-                fire("on_epoch_end", self)
-            result = self._result(time.perf_counter() - start)
-            fire("on_train_end", self, result)
+            with self._interrupts:
+                fire("on_train_start", self)
+                while self.epoch < self.cfg.epochs and self.stop_reason is None:
+                    fire("on_epoch_start", self)
+                    fire("on_train_epoch_end", self, self.train_one_epoch())
+                    if self.epoch % self.cfg.val_interval == 0 or self.epoch == self.cfg.epochs:
+                        self.validate()
+                        self._interrupts.check()
+                    fire("on_epoch_end", self)
+                result = self._result(time.perf_counter() - start)
+                fire("on_train_end", self, result)
         except BaseException as exc:
             self.callbacks.fire_exception(self, exc)
             raise
@@ -397,6 +401,7 @@ class Trainer:
             speed = images / max(time.perf_counter() - tick, 1e-9)
             info = StepInfo(epoch + 1, micro + 1, self.step, value, lr, speed, stepped)
             self.callbacks.fire("on_step_end", self, info)
+            self._interrupts.check()  # a Ctrl-C dropped inside a finaliser stops here
         self.epoch = epoch + 1
         seconds = time.perf_counter() - tick
         record: dict[str, Any] = {

@@ -298,9 +298,38 @@ class BottomupDecoder:
         )
 
 
+def decode_cid(
+    root_scores: np.ndarray, heatmaps: np.ndarray, score_threshold: float, codec: Any
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """CID after its network: the roots above ``score_threshold`` and their heatmaps through
+    the ``decoupled_heatmap`` codec.
+
+    Args:
+        root_scores: ``(B, M)``, descending per image. heatmaps: ``(B, M, K, H, W)``.
+
+    Returns:
+        per image keypoints ``(N, K, 2)`` in input pixels (the codec's, + 1.5 px as the CID
+        head has always placed them) and scores ``(N, K)``.
+    """
+    out_k: list[np.ndarray] = []
+    out_s: list[np.ndarray] = []
+    k = int(heatmaps.shape[2])
+    for scores, maps in zip(root_scores, heatmaps, strict=True):
+        keep = scores > score_threshold
+        if not keep.any():
+            out_k.append(np.zeros((0, k, 2), np.float32))
+            out_s.append(np.zeros((0, k), np.float32))
+            continue
+        kp, sc = codec.batch_decode(maps[keep][None], scores[keep][None])
+        out_k.append((np.asarray(kp[0]) + 1.5).astype(np.float32))
+        out_s.append(np.asarray(sc[0], np.float32))
+    return out_k, out_s
+
+
 __all__ = [
     "BottomupDecoder",
     "RescoreWeights",
+    "decode_cid",
     "merge_ae_flip",
     "merge_dekr_flip",
     "resize_bilinear",

@@ -1,5 +1,5 @@
-"""Whole-frame prediction from an exported bottom-up file (``posecli export`` of AE, DEKR or
-RTMO), torch-free.
+"""Whole-frame prediction from an exported bottom-up file (``posecli export`` of AE, DEKR,
+CID or RTMO), torch-free.
 
 ``bottomup_resize`` (its settings in the file's metadata) maps frames in and instances back,
 exactly as a checkpoint does
@@ -12,6 +12,9 @@ exactly as a checkpoint does
   the flip test and at each extra scale of AE's multi-scale test, and the
   :class:`~posecli.runtime.bottomup_decoding.BottomupDecoder` rebuilt from the metadata (codec,
   flip indices, NMS settings, DEKR's rescoring weights) merges and groups the outputs.
+- CID: the graph ends at the top roots and their heatmaps, with the flip test inside it as
+  exported (a different ``flip_test`` is refused); the score threshold and the
+  ``decoupled_heatmap`` codec run here.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ def exported_bottomup_predictor(
         infer = _grouping_infer(backend, meta, path, flip_test)
     elif method == "rtmo":
         infer = _candidates_infer(backend, meta)
+    elif method == "cid":
+        infer = _cid_infer(backend, meta, path, flip_test)
     else:
         raise PoseCliError(f"{path}: unknown bottom-up method {method!r} in its metadata")
     return BottomupPredictor(
@@ -111,6 +116,32 @@ def _grouping_codec(meta: dict[str, Any], path: str | Path) -> Any:
     if name not in classes:
         raise PoseCliError(f"{path}: codec {name!r} is not an AE / DEKR codec")
     return classes[name](**args)
+
+
+def _cid_infer(backend: Any, meta: dict[str, Any], path: str | Path, flip_test: bool | None) -> Any:
+    """CID: the file's top roots and heatmaps (flip test inside the graph, as exported), then
+    the score threshold and the ``decoupled_heatmap`` codec."""
+    from posecli.codecs.decoupled_heatmap import DecoupledHeatmap
+    from posecli.runtime.bottomup_decoding import decode_cid
+
+    cid = dict(meta["cid"])
+    baked = bool(cid["flip_test_in_graph"])
+    if flip_test is not None and bool(flip_test) != baked:
+        state = "with" if baked else "without"
+        raise PoseCliError(
+            f"{path}: this CID file was exported {state} the flip test, which is inside its "
+            f"graph; export the checkpoint again with --{'no-' if baked else ''}flip-test "
+            "for the other"
+        )
+    codec = DecoupledHeatmap(**{k: v for k, v in dict(meta["codec"]).items() if k != "name"})
+    threshold = float(cid["score_threshold"])
+
+    def infer(inputs: np.ndarray, info: dict[str, Any]) -> tuple[list[np.ndarray], ...]:
+        scores, _, heatmaps, _ = backend._run(np.ascontiguousarray(inputs, np.float32))[:4]
+        kps, kscores = decode_cid(np.asarray(scores), np.asarray(heatmaps), threshold, codec)
+        return _to_image(kps, inputs, info), kscores
+
+    return infer
 
 
 def _candidates_infer(backend: Any, meta: dict[str, Any]) -> Any:

@@ -87,3 +87,8 @@ def test_ae_train_eval_predict_export(coco_root: Path, tmp_path: Path) -> None:
     ref, got = record["frames"][0]["instances"], exported["frames"][0]["instances"]
     assert len(ref) > 0 and len(got) == len(ref)
     assert exported["skeleton"] == record["skeleton"]
+    shown = _run(
+        ["export", str(ckpt), "--to", "torchscript", "--out", str(tmp_path / "ae.ts"), "--json"]
+    )
+    summary = json.loads(shown[shown.index("{") :])
+    assert summary["format"] == "torchscript" and summary["flip_test"] is True

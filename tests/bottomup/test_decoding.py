@@ -119,15 +119,16 @@ def _recipe(aug_scales: list[float]) -> SimpleNamespace:
     return SimpleNamespace(input_size=(128, 128), data=SimpleNamespace(val=val, test=None))
 
 
-@pytest.mark.parametrize("method", ["ae", "dekr"])
+@pytest.mark.parametrize("method", ["ae", "dekr", "cid"])
 def test_exported_file_predicts_the_checkpoints_instances(method: str, tmp_path: Path) -> None:
     """``posecli predict --model m.onnx`` (torch-free: flip test, AE's multi-scale test, DEKR's
-    rescoring and NMS rebuilt from the file's metadata) gives the checkpoint's instances on a
-    real COCO image."""
+    rescoring and NMS rebuilt from the file's metadata; CID's flip test inside the graph, its
+    threshold and decode after it) gives the checkpoint's instances on a real COCO image."""
     import cv2
 
     from posecli.codecs.associative_embedding import AssociativeEmbedding
     from posecli.codecs.spr import SPR
+    from posecli.errors import PoseCliError
     from posecli.inference.load import load_predictor
     from posecli.models.estimators.bottomup_export import export_bottomup
     from posecli.models.estimators.bottomup_predict import torch_bottomup_predictor
@@ -138,6 +139,10 @@ def test_exported_file_predicts_the_checkpoints_instances(method: str, tmp_path:
     model.eval()
     if method == "ae":  # every candidate of the untrained net
         model.codec = AssociativeEmbedding((64, 64), (16, 16), sigma=2, decode_keypoint_thr=-1e9)
+    elif method == "cid":  # well-separated roots and maps (the init's are all ~0.5)
+        for layer in model.head.modules():
+            if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
+                torch.nn.init.normal_(layer.weight, std=0.5)
     else:
         model.codec = SPR(
             (64, 64), (16, 16), sigma=2, generate_keypoint_heatmaps=True, decode_thr=-1e9
@@ -161,7 +166,34 @@ def test_exported_file_predicts_the_checkpoints_instances(method: str, tmp_path:
     ref_scores = ref.keypoint_scores[ref_order]  # the untrained DEKR's are ~1e-13: relative
     tol = 1e-3 * float(np.abs(ref_scores).max())
     np.testing.assert_allclose(got.keypoint_scores[got_order], ref_scores, rtol=1e-3, atol=tol)
+    if method == "cid":  # the flip test is in the graph: another choice needs another file
+        with pytest.raises(PoseCliError, match="exported with the flip test"):
+            load_predictor(path, flip_test=False)
+        export_bottomup(model, recipe, path, check=True, force=True, flip_test=False)
+        ref = torch_bottomup_predictor(model, recipe, flip_test=False).predict_frame(frame)
+        got = load_predictor(path).predict_frame(frame)
+        assert len(got.keypoints) == len(ref.keypoints)
+        order, ref_order = _canonical_order(got.keypoints), _canonical_order(ref.keypoints)
+        np.testing.assert_allclose(got.keypoints[order], ref.keypoints[ref_order], atol=0.05)
+        return
     plain = load_predictor(path, flip_test=False).predict_frame(frame)  # the override applies
     assert len(plain.keypoints) != len(got.keypoints) or not np.allclose(
         plain.keypoints[_canonical_order(plain.keypoints)], got.keypoints[got_order], atol=0.05
     )
+
+
+def test_cid_root_window_follows_the_input_size_when_traced() -> None:
+    """The traced root NMS window (exported CID files have dynamic H, W) equals the eager one
+    at map sizes of each of MMPose's three windows, not just the traced size."""
+    from posecli.models.heads.cid_head import _root_window_max
+
+    class Window(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return _root_window_max(x)
+
+    traced = torch.jit.trace(Window(), torch.rand(1, 1, 16, 16))
+    for side in (16, 220, 320):  # windows 3, 5, 7
+        x = torch.rand(1, 1, side, side + 4)
+        torch.testing.assert_close(traced(x), _root_window_max(x), rtol=0, atol=0)
+    x = torch.rand(1, 1, 320, 320)
+    assert not torch.equal(_root_window_max(x), torch.nn.functional.max_pool2d(x, 3, 1, 1))

@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -34,9 +34,6 @@ class RecipeRun:
     data: str  # fixture name giving the data root: "coco_root" or "" (bundled example)
     metric: str  # a value the eval must print
     predict_source: Callable[[Path], list[str]] = field(default=lambda root: [])
-    #: ``posecli export`` writes the network only; ``None`` when a recipe's decode runs the
-    #: network again (CID), else the one-line refusal the export must give instead.
-    export_refusal: str | None = None
 
 
 def _coco(root: Path) -> list[str]:
@@ -185,9 +182,6 @@ RUNS: dict[str, RecipeRun] = {
     ),
     "flies-centroid.toml": RecipeRun(lambda root: _FLY_QUICK, "", "match/recall", _fly_frame),
 }
-RUNS["coco/cid-hrnet-w32.toml"] = replace(
-    RUNS["coco/cid-hrnet-w32.toml"], export_refusal="CIDHead cannot be exported"
-)
 
 
 #: 2D→3D lifting recipes (keypoint sequences in) run end to end in tests/lifting/test_recipes.py.
@@ -265,10 +259,5 @@ def test_recipe_end_to_end(
 
     onnx = tmp_path / "model.onnx"
     export = ["--quiet", "export", str(checkpoint), "--to", "onnx", "--out", str(onnx), "--check"]
-    if run.export_refusal is not None:  # CID's decode runs the network again: no graph of it
-        result = CliRunner().invoke(create_app(), export)
-        assert result.exit_code == 1 and run.export_refusal in result.output, result.output
-        assert len(result.output.strip().splitlines()) == 1 and not onnx.exists()
-        return
     _invoke(export)
     assert onnx.is_file()

@@ -4,11 +4,15 @@ The graph is the estimator's tensor mode: images ``(B, 3, H, W)`` BGR 0–255 (H
 multiples of the resize's size factor) → AE ``(heatmaps, tags)`` / DEKR ``(heatmaps,
 displacements)``; RTMO (fixed H, W: the recipe's input size, which ``bottomup_resize`` in
 ``fit`` mode always gives) → its ``nms_pre`` best candidates ``(scores, bboxes, keypoints,
-keypoint_scores)``, whose score threshold and box NMS run after the graph. Flip merging, grouping and NMS are not in the graph: they run torch-free
+keypoint_scores)``, whose score threshold and box NMS run after the graph. AE / DEKR flip
+merging, grouping and NMS are not in the graph: they run torch-free
 after it (:mod:`posecli.runtime.bottomup_decoding`), from what the metadata carries
 (``posecli.*`` keys: ``kind``, ``method``, codec table, flip indices, test settings, resize,
-skeleton, and for AE / DEKR the ``decoder`` table with DEKR's rescoring weights). CID
-cannot be exported: its decoding conditions the network on the roots it finds.
+skeleton, and for AE / DEKR the ``decoder`` table with DEKR's rescoring weights). CID's
+decoding conditions the network on the roots it finds, so its graph runs up to the top
+``max_instances`` roots and their heatmaps ``(root_scores, root_cells, instance_heatmaps, root_map)``,
+with the flip test inside it when the recipe has it (the file keeps that choice); the score
+threshold and the keypoint decode run after it.
 ``check`` runs the file and the checkpoint's network on the same random image and fails above
 ``tolerance``.
 """
@@ -66,6 +70,23 @@ class _Graph(torch.nn.Module):
         return tuple(self.model(images))
 
 
+class _CIDGraph(torch.nn.Module):
+    """CID up to its decode: the top roots and their heatmaps, with the flip test (mirrored
+    images through the same network) inside the graph when ``flip_indices`` is given."""
+
+    def __init__(self, model: Any, flip_indices: list[int] | None) -> None:
+        super().__init__()
+        self.model = model
+        self.flip_indices = flip_indices
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        feats = self.model.extract_feats(images)
+        flipped = None
+        if self.flip_indices is not None:
+            flipped = self.model.extract_feats(images.flip(-1))
+        return tuple(self.model.head.instance_maps(feats, flipped, self.flip_indices))
+
+
 def bottomup_metadata(model: Any, recipe: Any, metainfo: dict[str, Any] | None) -> dict[str, Any]:
     """What the runtime needs beside the graph."""
     from posecli.models.estimators.bottomup_predict import resize_of
@@ -74,12 +95,18 @@ def bottomup_metadata(model: Any, recipe: Any, metainfo: dict[str, Any] | None) 
     extra: dict[str, Any] = {}
     if model.method in ("ae", "dekr"):  # what BottomupDecoder needs after the graph
         extra["decoder"] = model.decoder(model.flip_indices).to_metadata()
+    if model.method == "cid":  # the flip test is in the graph: the file keeps its choice
+        extra["cid"] = {
+            "score_threshold": float(model.head.score_threshold),
+            "flip_test_in_graph": bool(model.test_cfg.flip_test),
+        }
     return {
         "kind": "bottomup",
         "method": model.method,
         "codec": model.codec.to_dict(),
         "num_keypoints": int(model.num_keypoints),
         "flip_indices": model.flip_indices,
+        "flip_test": bool(model.test_cfg.flip_test),
         "test": model.test_cfg.model_dump(),
         "resize": {
             "input_size": list(resize.input_size),
@@ -99,6 +126,7 @@ _OUTPUT_NAMES = {
     "ae": ["heatmaps", "tags"],
     "dekr": ["heatmaps", "displacements"],
     "rtmo": ["scores", "bboxes", "keypoints", "keypoint_scores", "anchor_indices"],
+    "cid": ["root_scores", "root_cells", "instance_heatmaps", "root_map"],
 }
 
 _DEFORM_OPSET = 19  # ONNX DeformConv (ONNX Runtime runs it on the CPU)
@@ -156,6 +184,24 @@ def _candidate_diff(ref: list[np.ndarray], got: list[np.ndarray], side: float) -
     return diff
 
 
+def _root_diff(ref: list[np.ndarray], got: list[np.ndarray]) -> float:
+    """Largest difference of CID outputs: the whole root map, and the scores and heatmaps of
+    the roots both runs found at the same cells (where the map is nearly flat, as an
+    untrained net's, float noise decides which near-equal cells are peaks; one common root
+    per image suffices)."""
+    diff = float(np.abs(ref[3] - got[3]).max())
+    w = int(ref[2].shape[-1])
+    for b in range(ref[0].shape[0]):
+        r_cell = ref[1][b, :, 1].astype(np.int64) * w + ref[1][b, :, 0].astype(np.int64)
+        g_cell = got[1][b, :, 1].astype(np.int64) * w + got[1][b, :, 0].astype(np.int64)
+        common, ri, gi = np.intersect1d(r_cell, g_cell, return_indices=True)
+        if len(common) == 0:
+            return float("inf")
+        diff = max(diff, float(np.abs(ref[0][b][ri] - got[0][b][gi]).max()))
+        diff = max(diff, float(np.abs(ref[2][b][ri] - got[2][b][gi]).max()))
+    return diff
+
+
 def export_bottomup(
     model: Any,
     recipe: Any,
@@ -167,9 +213,11 @@ def export_bottomup(
     check: bool = False,
     tolerance: float = 1e-3,
     force: bool = False,
+    flip_test: bool | None = None,
     **_: Any,
 ) -> Any:
-    """Write the network of a bottom-up model to ``out``; see the module docstring."""
+    """Write the network of a bottom-up model to ``out``; see the module docstring.
+    ``flip_test`` replaces the recipe's (``model.test.flip_test``) in the file."""
     from posecli.export.exporter import ExportResult
 
     path = Path(out)
@@ -177,12 +225,21 @@ def export_bottomup(
         raise BottomupExportError(f"{path} exists; pass --force to overwrite it")
     if fmt not in ("onnx", "torchscript"):
         raise BottomupExportError(f"unknown format {fmt!r}; choose onnx or torchscript")
-    if model.method not in ("ae", "dekr", "rtmo"):
-        raise BottomupExportError(
-            f"{type(model.head).__name__} cannot be exported: its decoding runs the network "
-            "again on the instance roots it finds (predict with the checkpoint instead)"
-        )
-    graph = _Graph(copy.deepcopy(model).float()).eval()
+    if model.method not in _OUTPUT_NAMES:
+        raise BottomupExportError(f"{type(model.head).__name__} cannot be exported")
+    copied = copy.deepcopy(model).float()
+    if flip_test is not None:
+        if flip_test and copied.flip_indices is None:
+            raise BottomupExportError("the flip test needs the skeleton's flip indices")
+        copied.test_cfg = copied.test_cfg.model_copy(update={"flip_test": bool(flip_test)})
+    model = copied
+    if model.method == "cid":
+        flip = model.flip_indices if model.test_cfg.flip_test else None
+        if model.test_cfg.flip_test and flip is None:
+            raise BottomupExportError("the flip test needs the skeleton's flip indices")
+        graph: torch.nn.Module = _CIDGraph(copied, flip).eval()
+    else:
+        graph = _Graph(copied).eval()
     w, h = (int(v) for v in recipe.input_size)
     dummy = torch.zeros(1, 3, h, w)
     names = _OUTPUT_NAMES[model.method]
@@ -225,10 +282,15 @@ def export_bottomup(
         raise BottomupExportError(
             f"cannot export the bottom-up model to {fmt}: {type(exc).__name__}: {first}"
         ) from None
-    summary = (
-        f"{model.method} network only (dynamic H, W); flip merge, grouping and NMS run in "
-        "posecli.runtime.bottomup from the metadata"
-    )
+    summaries = {
+        "ae": "network only (dynamic H, W); flip merge, grouping run torch-free",
+        "dekr": "network only (dynamic H, W); flip merge, rescoring, NMS run torch-free",
+        "rtmo": "network up to the best candidates; score threshold, box NMS run torch-free",
+        "cid": "network up to the top roots' heatmaps (flip test "
+        + ("in the graph" if model.test_cfg.flip_test else "off")
+        + "); score threshold, keypoint decode run torch-free",
+    }
+    summary = f"{model.method} {summaries[model.method]} (posecli.runtime.bottomup_decoding)"
     result = ExportResult(path, fmt, exporter, meta, summary=summary)
     if check:
         # another size than the traced one where the axes are dynamic (RTMO: the input size)
@@ -241,6 +303,8 @@ def export_bottomup(
         got = _run_exported(path, fmt, x)
         if model.method == "rtmo":
             diff = _candidate_diff(ref, got, float(max(size)))
+        elif model.method == "cid":
+            diff = _root_diff(ref, got)
         else:
             diff = max(float(np.abs(a - b).max()) for a, b in zip(ref, got, strict=True))
         report = BottomupCheckReport(diff, tolerance, size)

@@ -4,7 +4,9 @@ Keys as MMPose 1.3.2: ``iia_module.keypoint_root_conv``, ``gfd_module.{conv_down
 channel_attention.atn, spatial_attention.atn, spatial_attention.conv, fuse_attention,
 heatmap_conv}``. Unlike AE and DEKR the instance decoding needs the network (each found root
 conditions the feature map), so :meth:`CIDHead.predict` runs in torch; the graph cannot be
-exported without it.
+exported whole: its graph ends at the top roots and their heatmaps
+(:meth:`CIDHead.instance_maps`), and the score threshold and the codec's decode run after it
+(:func:`~posecli.runtime.bottomup_decoding.decode_cid`).
 """
 
 from __future__ import annotations
@@ -120,8 +122,6 @@ class CIDHead(nn.Module):
     ``forward(feats)`` (tensor mode) returns the IIA maps ``(B, K+1, H, W)``.
     """
 
-    exportable = False
-
     def __init__(
         self,
         in_channels: int | Sequence[int],
@@ -205,17 +205,48 @@ class CIDHead(nn.Module):
             "loss_contrastive": loss_n.detach(),
         }
 
-    def _roots(self, root_map: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Top roots of one ``(1, 1, H, W)`` map: ``coords (M, 2)`` (x, y) and scores."""
-        _, _, h, w = root_map.shape
-        sm = smooth_heatmaps(root_map, self.blur_kernel_size)
-        size = (h + w) / 2.0
-        kern = 7 if size > 300 else 5 if size > 200 else 3
-        peaks = sm * (F.max_pool2d(sm, kern, 1, (kern - 1) // 2) == sm).float()
-        scores, pos = peaks.reshape(-1).topk(min(self.max_instances, h * w))
-        keep = scores > self.score_threshold
-        scores, pos = scores[keep], pos[keep]
-        return torch.stack((pos % w, pos // w), 1), scores
+    def instance_maps(
+        self,
+        feats: Sequence[torch.Tensor],
+        feats_flip: Sequence[torch.Tensor] | None = None,
+        flip_indices: Sequence[int] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every image's ``M = min(max_instances, H·W)`` best roots and their decoupled
+        heatmaps, in tensor ops only (``posecli export`` traces this whole).
+
+        With ``feats_flip`` (features of the mirrored images) the root maps of both views are
+        averaged, each view's GFD runs at the same roots and the heatmaps are merged with
+        ``flip_indices`` (MMPose's flip test). The score threshold is applied after
+        (:func:`~posecli.runtime.bottomup_decoding.decode_cid`).
+
+        Returns:
+            root scores ``(B, M)`` (descending), root cells ``(B, M, 2)`` (x, y; int64),
+            smoothed instance heatmaps ``(B, M, K, H, W)`` and the smoothed root map
+            ``(B, 1, H, W)`` the roots are the peaks of.
+        """
+        x = self._inputs(feats)
+        views = [x] if feats_flip is None else [x, self._inputs(feats_flip).flip(-1)]
+        b, c, h, w = x.shape
+        root = torch.stack([self.iia_module(v)[:, -1:] for v in views]).mean(0)  # (B, 1, H, W)
+        smoothed = smooth_heatmaps(root, self.blur_kernel_size)
+        peaks = smoothed * (_root_window_max(smoothed) == smoothed).to(smoothed.dtype)
+        m = min(self.max_instances, h * w)
+        scores, cells = peaks.flatten(1).topk(m, dim=1)  # (B, M)
+        coords = torch.stack((cells % w, torch.div(cells, w, rounding_mode="floor")), -1)
+        image_index = torch.arange(b, device=x.device).repeat_interleave(m)
+        per_view = []
+        for v in views:  # (B, C, HW) at the roots → (B·M, C)
+            inst = v.flatten(2).gather(2, cells[:, None, :].expand(-1, c, -1))
+            inst = inst.permute(0, 2, 1).reshape(b * m, c)
+            per_view.append(self.gfd_module(v, inst, coords.reshape(b * m, 2), image_index))
+        heatmaps = per_view[0]
+        if len(per_view) == 2:
+            order = (
+                list(flip_indices) if flip_indices is not None else list(range(self.num_keypoints))
+            )
+            heatmaps = (heatmaps + per_view[1][:, order]) / 2.0
+        heatmaps = smooth_heatmaps(heatmaps, self.blur_kernel_size)
+        return scores, coords, heatmaps.reshape(b, m, self.num_keypoints, h, w), smoothed
 
     @torch.no_grad()
     def predict(
@@ -226,35 +257,23 @@ class CIDHead(nn.Module):
         codec: Any,
     ) -> tuple[list[Any], list[Any]]:
         """Per image: keypoints ``(N, K, 2)`` in input pixels and scores ``(N, K)`` (numpy)."""
-        import numpy as np
+        from posecli.runtime.bottomup_decoding import decode_cid
 
-        x = self._inputs(feats)
-        xf = self._inputs(feats_flip).flip(-1) if feats_flip is not None else None
-        out_k: list[Any] = []
-        out_s: list[Any] = []
-        k = self.num_keypoints
-        for i in range(x.shape[0]):
-            xi = x[i : i + 1] if xf is None else torch.cat((x[i : i + 1], xf[i : i + 1]))
-            root = self.iia_module(xi)[:, -1:].mean(0, keepdim=True)
-            coords, scores = self._roots(root)
-            if len(coords) == 0:
-                out_k.append(np.zeros((0, k, 2), np.float32))
-                out_s.append(np.zeros((0, k), np.float32))
-                continue
-            # features of every view at every root: (V, C, M) → (V·M, C)
-            inst = xi[:, :, coords[:, 1], coords[:, 0]].permute(0, 2, 1).reshape(-1, xi.shape[1])
-            m = len(coords)
-            idx = torch.arange(xi.shape[0], device=x.device).repeat_interleave(m)
-            coords2 = coords.repeat(xi.shape[0], 1)
-            hm = self.gfd_module(xi, inst, coords2, idx)
-            if xf is not None:
-                a, bflip = hm.chunk(2)
-                hm = (a + bflip[:, list(flip_indices or range(k))]) / 2.0
-            hm = smooth_heatmaps(hm, self.blur_kernel_size)
-            kp, sc = codec.batch_decode(hm[None].cpu().numpy(), scores[None].cpu().numpy())
-            out_k.append((np.asarray(kp[0]) + 1.5).astype(np.float32))
-            out_s.append(np.asarray(sc[0], np.float32))
-        return out_k, out_s
+        scores, _, heatmaps, _ = self.instance_maps(feats, feats_flip, flip_indices)
+        return decode_cid(scores.cpu().numpy(), heatmaps.cpu().numpy(), self.score_threshold, codec)
+
+
+def _root_window_max(smoothed: torch.Tensor) -> torch.Tensor:
+    """MMPose's root NMS window: the max over 7×7 where the map's mean side exceeds 300 cells,
+    5×5 over 200, else 3×3 (stride 1, same size). Traced, all three are computed and the
+    size picks one, so an exported file follows the size of each input."""
+    if not torch.jit.is_tracing():
+        size = (smoothed.shape[-2] + smoothed.shape[-1]) / 2.0
+        kern = 7 if size > 300 else 5 if size > 200 else 3
+        return F.max_pool2d(smoothed, kern, 1, (kern - 1) // 2)
+    side = torch._shape_as_tensor(smoothed)[-2:].sum().to(smoothed.dtype) / 2.0
+    pooled = [F.max_pool2d(smoothed, k, 1, (k - 1) // 2) for k in (3, 5, 7)]
+    return torch.where(side > 300, pooled[2], torch.where(side > 200, pooled[1], pooled[0]))
 
 
 __all__ = ["CIDHead"]
