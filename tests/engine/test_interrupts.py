@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import weakref
+from collections.abc import Iterator
 
 import pytest
 
@@ -13,6 +14,15 @@ from posecli.engine.interrupts import InterruptLatch
 
 class _Object:
     pass
+
+
+@pytest.fixture(autouse=True)
+def _python_sigint_handler() -> Iterator[None]:
+    """Python's own SIGINT handler, whatever the test process inherited (a shell's
+    background job starts with SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -33,3 +43,12 @@ def test_sigint_raises_at_once_as_usual() -> None:
     with InterruptLatch() as latch, pytest.raises(KeyboardInterrupt):
         signal.raise_signal(signal.SIGINT)
     assert latch.pending  # nothing caught it, so the run stops there anyway
+
+
+def test_a_handler_set_by_someone_else_is_left_alone() -> None:
+    """``nohup … &`` ignores SIGINT; an application may install its own: the latch keeps out."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with InterruptLatch() as latch:
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        signal.raise_signal(signal.SIGINT)  # ignored, as the process asked
+    assert not latch.pending and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
