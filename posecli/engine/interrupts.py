@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import signal
 import threading
-from types import FrameType, TracebackType
+from types import FrameType
+
+from posecli._closing import Closing
 
 
-class InterruptLatch:
+class InterruptLatch(Closing):
     """Context manager: while active (main thread, Python's own SIGINT handler installed),
     a SIGINT sets :attr:`pending` and raises ``KeyboardInterrupt``; elsewhere it does
     nothing."""
@@ -41,12 +43,8 @@ class InterruptLatch:
             self.pending = False
             raise KeyboardInterrupt
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Put Python's own handler back (when this latch replaced it)."""
         if self._installed:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             self._installed = False
