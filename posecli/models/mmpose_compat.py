@@ -20,12 +20,18 @@ from posecli.models.weights import extract_state_dict, torch_load
 
 #: MMPose 0.x → 1.x prefixes.
 _LEGACY_PREFIXES = (("keypoint_head.", "head."),)
+#: Loss state MMPose saves but posecli derives from the recipe (non-persistent there): RTMO's
+#: ``OKSLoss`` registers its per-keypoint sigmas as a persistent buffer (``head.loss_oks.sigmas``).
+_LOSS_BUFFERS = ("loss_oks.sigmas",)
 
 
 def convert_mmpose_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename MMPose 0.x keys (``keypoint_head.*`` → ``head.*``); 1.x keys pass unchanged."""
+    """Rename MMPose 0.x keys (``keypoint_head.*`` → ``head.*``; 1.x keys pass unchanged) and
+    drop the loss buffers of :data:`_LOSS_BUFFERS`, which hold no learned state."""
     out = {}
     for key, value in state.items():
+        if any(key == b or key.endswith("." + b) for b in _LOSS_BUFFERS):
+            continue
         for old, new in _LEGACY_PREFIXES:
             if key.startswith(old):
                 key = new + key[len(old) :]

@@ -13,6 +13,9 @@ from torch import nn
 
 from posecli.models.backbones.base import Backbone
 
+#: LayerNorm epsilon of every DSTformer norm (MMPose's, not torch's default 1e-5)
+_LN_EPS = 1e-6
+
 
 class DropPath(nn.Module):
     """Stochastic depth: drop whole residual branches per sample while training."""
@@ -97,13 +100,13 @@ class AttentionBlock(nn.Module):
         if st_mode not in ("st", "ts"):
             raise ValueError(f"st_mode must be 'st' or 'ts', got {st_mode!r}")
         self.st_mode = st_mode
-        self.norm1_s = nn.LayerNorm(dim)
-        self.norm1_t = nn.LayerNorm(dim)
+        self.norm1_s = nn.LayerNorm(dim, eps=_LN_EPS)
+        self.norm1_t = nn.LayerNorm(dim, eps=_LN_EPS)
         self.attn_s = Attention(dim, num_heads, qkv_bias, qk_scale, attn_drop, drop, "spatial")
         self.attn_t = Attention(dim, num_heads, qkv_bias, qk_scale, attn_drop, drop, "temporal")
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-        self.norm2_s = nn.LayerNorm(dim)
-        self.norm2_t = nn.LayerNorm(dim)
+        self.norm2_s = nn.LayerNorm(dim, eps=_LN_EPS)
+        self.norm2_t = nn.LayerNorm(dim, eps=_LN_EPS)
         hidden = int(dim * mlp_ratio)
         self.mlp_s = _mlp(dim, hidden, dim)
         self.mlp_t = _mlp(dim, hidden, dim)
@@ -171,7 +174,7 @@ class DSTFormer(Backbone):
         self.blocks_ts = nn.ModuleList(
             AttentionBlock(feat_size, *args, dpr[i], "ts") for i in range(depth)
         )
-        self.norm = nn.LayerNorm(feat_size)
+        self.norm = nn.LayerNorm(feat_size, eps=_LN_EPS)
         self.temp_embed = nn.Parameter(torch.zeros(1, seq_len, 1, feat_size))
         self.spat_embed = nn.Parameter(torch.zeros(1, num_keypoints, feat_size))
         self.att_fuse = bool(att_fuse)

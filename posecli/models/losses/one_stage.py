@@ -81,7 +81,8 @@ class OKSLoss(nn.Module):
     Args:
         sigmas: per-keypoint OKS sigmas (MMPose reads them from ``metainfo``). Kept as a
             non-persistent buffer: MMPose registers it persistently, so an MMPose state dict may
-            carry ``head.loss_oks.sigmas``, which a loader should drop.
+            carry ``head.loss_oks.sigmas``, which
+            :func:`~posecli.models.mmpose_compat.convert_mmpose_keys` drops.
         reduction: over instances (default ``"mean"``; RTMO uses ``"none"``).
         mode: ``"linear"`` (``1 - OKS``, default), ``"square"`` or ``"log"``.
         eps: lower clamp of ``√area`` and of the weight sum.
