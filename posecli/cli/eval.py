@@ -15,6 +15,7 @@ from posecli.cli.options import (
     FlipTestOption,
     ForceOption,
     FromOption,
+    RotationTestOption,
     SetOption,
     option,
 )
@@ -40,6 +41,7 @@ def eval_command(
     detector_weights: DetectorWeightsOption = None,
     bbox_thr: BboxThrOption = 0.3,
     flip_test: FlipTestOption = None,
+    rotation_test: RotationTestOption = None,
     overrides: SetOption = None,
     device: DeviceOption = "auto",
     batch_size: Annotated[
@@ -71,6 +73,7 @@ def eval_command(
         detector_weights=detector_weights,
         bbox_thr=bbox_thr,
         flip_test=flip_test,
+        rotation_test=rotation_test,
         overrides=list(overrides or []),
         device=device,
         batch_size=batch_size,

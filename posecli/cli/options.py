@@ -42,6 +42,8 @@ CONCEPTS: dict[str, str] = {
     "checkpoint) or torchvision://DEFAULT.",
     "--bbox-thr": "Box score threshold.",
     "--flip-test": "Flip test: average with the mirrored image's prediction.",
+    "--rotation-test": "Rotation test (top-down SimCC, square crops): average with the crop "
+    "turned by 90°, 180° and 270° (4× the compute).",
     "--kpt-thr": "Keypoint score threshold.",
     "--checkpoint": "A posecli checkpoint (best.pt, last.pt).",
     "--work-dir": "Run directory.",
@@ -105,6 +107,13 @@ FlipTestOption = Annotated[
         "--flip-test/--no-flip-test", help=concept("--flip-test", "Default: as the recipe says.")
     ),
 ]
+RotationTestOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--rotation-test/--no-rotation-test",
+        help=concept("--rotation-test", "Default: as the recipe says."),
+    ),
+]
 BboxFileOption = Annotated[Path | None, option("--bbox-file")]
 DetectorOption = Annotated[str | None, option("--detector")]
 DetectorWeightsOption = Annotated[str | None, option("--detector-weights")]
@@ -130,6 +139,7 @@ __all__ = [
     "ImagesOption",
     "JsonOption",
     "KptThrOption",
+    "RotationTestOption",
     "SetOption",
     "SkeletonOption",
     "concept",

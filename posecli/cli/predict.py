@@ -17,6 +17,7 @@ from posecli.cli.options import (
     FlipTestOption,
     ForceOption,
     KptThrOption,
+    RotationTestOption,
     option,
 )
 from posecli.cli.output import print_json, stderr_console, stdout_console
@@ -91,6 +92,7 @@ def predict_command(
         ),
     ] = Backend.auto,
     flip: FlipTestOption = None,
+    rotation_test: RotationTestOption = None,
     track: Annotated[bool, typer.Option("--track", help="Assign stable track ids.")] = False,
     track_metric: Annotated[
         str, typer.Option("--track-metric", help="oks (keypoints) or iou (boxes).")
@@ -159,6 +161,7 @@ def predict_command(
         device=device,
         batch_size=batch_size,
         flip_test=flip,
+        rotation_test=rotation_test,
         threads=threads,
     )
     if isinstance(predictor, BottomupPredictor) and (bbox or bbox_file or detector):

@@ -118,6 +118,7 @@ def evaluate_checkpoint(
     detector_weights: str | None = None,
     bbox_thr: float = 0.3,
     flip_test: bool | None = None,
+    rotation_test: bool | None = None,
     overrides: list[str] | None = None,
     device: str = "auto",
     batch_size: int | None = None,
@@ -137,6 +138,8 @@ def evaluate_checkpoint(
             boxes scored at least ``bbox_thr`` replace the ground-truth boxes: the whole
             two-stage pipeline is evaluated, as ``posecli predict --detector`` runs it.
         flip_test: override the recipe's flip test.
+        rotation_test: override the recipe's rotation test (``model.test.rotation_test``,
+            checked like a ``--set``).
         overrides: ``--set`` overrides applied to the stored recipe.
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
         batch_size: override the split's batch size.
@@ -154,6 +157,8 @@ def evaluate_checkpoint(
     if out is not None and out.exists() and not force:
         raise PoseCliError(f"{out} exists; pass --force to overwrite it")
     model, recipe = load_checkpoint(checkpoint)
+    if rotation_test is not None:
+        overrides = [*(overrides or []), f"model.test.rotation_test={str(rotation_test).lower()}"]
     if overrides:
         recipe = validate_recipe(
             apply_overrides(recipe_to_dict(recipe), overrides), f"{checkpoint} (with --set)"

@@ -209,6 +209,11 @@ def _ort_available() -> bool:
     return True
 
 
+def _refuse_rotation_test(rotation_test: bool | None, source: str) -> None:
+    if rotation_test:
+        raise PoseCliError(f"--rotation-test: {source} is a bottom-up model (top-down only)")
+
+
 def load_predictor(
     spec: str | Path,
     *,
@@ -216,6 +221,7 @@ def load_predictor(
     device: str = "auto",
     batch_size: int = 16,
     flip_test: bool | None = None,
+    rotation_test: bool | None = None,
     threads: int | None = None,
 ) -> Predictor:
     """A :class:`Predictor` for a checkpoint, a zoo name or an exported ``.onnx`` / ``.ts``.
@@ -227,6 +233,7 @@ def load_predictor(
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
         batch_size: crops per backend run.
         flip_test: override the recipe's (or the export's) flip test.
+        rotation_test: override the recipe's (or the export's) rotation test (top-down).
         threads: backend intra-op threads (``None``: measured during a stream).
     """
     if backend not in BACKEND_CHOICES:
@@ -235,6 +242,8 @@ def load_predictor(
         )
     text = str(spec)
     opts: dict[str, Any] = {"batch_size": batch_size, "flip_test": flip_test}
+    if rotation_test is not None:
+        opts["rotation_test"] = rotation_test
     if is_exported_model(text):
         kind = "onnxruntime" if Path(text).suffix.lower() == ".onnx" else "torchscript"
         if backend not in ("auto", kind):
@@ -244,6 +253,7 @@ def load_predictor(
         runner = open_backend(text, threads=threads, device=device)
         meta = runner.metadata()
         if meta.get("kind") == "bottomup":  # whole frames in: AE, DEKR, RTMO files
+            _refuse_rotation_test(rotation_test, text)
             from posecli.runtime.bottomup_exported import exported_bottomup_predictor
 
             return exported_bottomup_predictor(  # type: ignore[return-value]
@@ -255,6 +265,7 @@ def load_predictor(
     model, recipe, skeleton, metainfo = load_pose_model(text)
     dev = resolve_device(device)
     if getattr(model, "kind", "topdown") == "bottomup":  # whole frames, no boxes
+        _refuse_rotation_test(rotation_test, text)
         from posecli.models.estimators.bottomup_predict import torch_bottomup_predictor
 
         if backend not in ("auto", "torch"):

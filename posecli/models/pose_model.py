@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from posecli.codecs.rotation import QUARTER_TURNS, rotate_crops
 from posecli.models.heads.base import BaseHead
 from posecli.recipe.schema import TestConfig
 from posecli.runtime.geometry import crop_to_image
@@ -148,13 +149,31 @@ class PoseModel(nn.Module):
         images: torch.Tensor,
         flip_indices: Sequence[int] | None = None,
         flip_test: bool | None = None,
+        rotation_test: bool | None = None,
     ) -> Any:
-        """Head outputs after test-time post-processing and (optionally) flip-test merging."""
+        """Head outputs after test-time post-processing, (optionally) flip-test merging and,
+        with the rotation test, averaged over the crop's four quarter turns (each turned
+        back, :mod:`posecli.codecs.rotation`). ``flip_test``/``rotation_test`` override
+        ``test_cfg``'s."""
         flip = self.test_cfg.flip_test if flip_test is None else flip_test
+        rotate = self.test_cfg.rotation_test if rotation_test is None else rotation_test
+        if flip and flip_indices is None:
+            flip_indices = self._flip_indices({})
+        if not rotate:
+            return self._view_outputs(images, flip_indices if flip else None)
+        views = [
+            self.head.unrotate(
+                self._view_outputs(rotate_crops(images, k), flip_indices if flip else None), k
+            )
+            for k in QUARTER_TURNS
+        ]
+        return average_outputs(views)
+
+    def _view_outputs(self, images: torch.Tensor, flip_indices: Sequence[int] | None) -> Any:
+        """Post-processed head outputs of ``images``, merged with their mirror when
+        ``flip_indices`` is given."""
         outputs = self.head.postprocess(self(images))
-        if flip:
-            if flip_indices is None:
-                flip_indices = self._flip_indices({})
+        if flip_indices is not None:
             flipped = self.head.postprocess(self(images.flip(-1)))
             back = self.head.flip_back(flipped, flip_indices, self.effective_test_cfg())
             outputs = self.head.merge(outputs, back)
@@ -181,6 +200,13 @@ class PoseModel(nn.Module):
                 torch.as_tensor(batch["input_scale"]),
             )
         return kp, scores
+
+
+def average_outputs(views: Sequence[Any]) -> Any:
+    """The element-wise mean of several views' outputs (tensors or tuples of tensors)."""
+    if isinstance(views[0], (tuple, list)):
+        return type(views[0])(sum(parts) / len(views) for parts in zip(*views, strict=True))
+    return sum(views) / len(views)
 
 
 def to_image_space(

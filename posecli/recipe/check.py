@@ -61,6 +61,10 @@ def _check_built(recipe: Recipe, skeleton: Any) -> None:
         except PoseCliError as exc:
             raise RecipeError(f"data.skeleton: {exc}") from None
     _check_per_dataset_sources(recipe)
+    if recipe.model.test.rotation_test and recipe.model.kind != "topdown":
+        raise RecipeError(
+            f"model.test.rotation_test: top-down models only (this is a {recipe.model.kind} model)"
+        )
     if recipe.model.kind == "lifting":  # 2D→3D lifter: no crop geometry (its own dry run)
         from posecli.models.estimators.lifting_check import check_lifting_recipe
 
@@ -82,6 +86,7 @@ def _check_built(recipe: Recipe, skeleton: Any) -> None:
                 f"{_show(value)} at codec.input_size = {_show(codec_args['input_size'])} "
                 f"(leave model.head.{key} out to derive it)"
             )
+    _check_rotation_test(recipe, model)
     if recipe.train is not None:
         build_optimizer(model, recipe.train.optimizer, no_decay_norm_bias=True)
     metrics = build_metrics([m.as_dict() for m in recipe.eval.metrics], skeleton)
@@ -95,6 +100,25 @@ def _check_built(recipe: Recipe, skeleton: Any) -> None:
                 f"(they report {', '.join(names)})"
             )
     _dry_run(recipe, model, skeleton)
+
+
+def _check_rotation_test(recipe: Recipe, model: Any) -> None:
+    """``model.test.rotation_test`` needs a head that can turn its outputs back (SimCC) and a
+    square input (a quarter turn maps the crop onto itself)."""
+    from posecli.models.heads.base import BaseHead
+
+    if not recipe.model.test.rotation_test:
+        return
+    if type(model.head).unrotate is BaseHead.unrotate:
+        raise RecipeError(
+            f"model.test.rotation_test: {recipe.model.head.name} has no rotation test (SimCC "
+            "heads have: simcc_head, rtmcc_head, rtmw_head)"
+        )
+    w, h = (int(v) for v in recipe.input_size)
+    if w != h:
+        raise RecipeError(
+            f"model.test.rotation_test: needs a square codec.input_size, got [{w}, {h}]"
+        )
 
 
 def combined_sources(split: Any) -> list[str] | None:

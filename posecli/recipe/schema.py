@@ -77,6 +77,13 @@ class TestConfig(Fixed):
         description="SimCC flip test: shift the flipped x vectors by ratio-1 bins, removing "
         "MMPose's half-pixel bias (off = MMPose's behaviour).",
     )
+    rotation_test: bool = Field(
+        False,
+        description="Top-down SimCC heads with a square input: also run the crop turned by "
+        "90°, 180° and 270° (each with the flip test when on) and average the outputs turned "
+        "back (4× the compute). For models trained with full rotations, e.g. animals filmed "
+        "from above.",
+    )
     output_heatmaps: bool = False
     multiscale_test: bool = Field(
         False,
@@ -85,6 +92,11 @@ class TestConfig(Fixed):
     )
     align_corners: bool = Field(
         False, description="Multi-scale test: align_corners of the bilinear heatmap resize."
+    )
+    restore_heatmap_size: bool = Field(
+        False,
+        description="Bottom-up (AE): resize the flip-merged heatmaps and tags bilinearly to "
+        "the input size and group there (MMPose's AE configs).",
     )
     nms_dist_thr: float = Field(
         0.0, ge=0, description="Bottom-up (DEKR): nearby-joints NMS distance ratio (0: off)."

@@ -93,7 +93,9 @@ class TorchBackend:
 
     def run(self, crops: np.ndarray) -> list[np.ndarray]:
         with self._torch.inference_mode():
-            out = self.model.predict_outputs(self.to_tensor(crops), flip_test=False)
+            out = self.model.predict_outputs(
+                self.to_tensor(crops), flip_test=False, rotation_test=False
+            )
         out = out if isinstance(out, (tuple, list)) else (out,)
         return [o.float().cpu().numpy() for o in out]
 

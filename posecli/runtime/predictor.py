@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from posecli.codecs.rotation import QUARTER_TURNS, rotate_crops, unrotate_simcc
 from posecli.errors import PoseCliError
 from posecli.runtime.backends import Backend
 from posecli.runtime.flip import flip_back, flip_crops, merge
@@ -95,6 +96,7 @@ class Predictor:
         backend: maps crops to raw outputs.
         batch_size: crops per backend run (doubled by the flip test's mirrored crops).
         flip_test: override the spec's flip test (``None``: as the recipe/export says).
+        rotation_test: override the spec's rotation test (``None``: as the recipe/export says).
         skeleton: a skeleton object for writers (names, links, colours); optional.
         source: what was loaded (for messages).
     """
@@ -106,6 +108,7 @@ class Predictor:
         *,
         batch_size: int = 16,
         flip_test: bool | None = None,
+        rotation_test: bool | None = None,
         skeleton: Any = None,
         source: str = "",
     ) -> None:
@@ -120,6 +123,11 @@ class Predictor:
             if flip_test and spec.flip is None:
                 raise PoseCliError(f"{source or 'model'}: no flip_indices, so no flip test")
             spec = spec.replace(flip_test=bool(flip_test))
+        if rotation_test is not None and bool(rotation_test) != spec.rotation_test:
+            try:
+                spec = spec.replace(rotation_test=bool(rotation_test))
+            except PoseCliError as exc:
+                raise PoseCliError(f"{source or 'model'}: {exc}") from None
         self.spec, self.backend = spec, backend
         self.batch_size = int(batch_size)
         self.skeleton = skeleton
@@ -178,14 +186,31 @@ class Predictor:
 
     def raw_outputs(self, images: np.ndarray) -> list[np.ndarray]:
         """Raw outputs of crops ``(B, h, w, 3)`` after the flip test (when on): the mirrored
-        crops run in the same backend call, are flipped back and averaged with the plain ones."""
-        flip = self.spec.flip
-        if not self.spec.flip_test or flip is None:
-            return self.backend.run(images)
-        n = len(images)
-        out = self.backend.run(np.concatenate([images, flip_crops(images)]))
-        back = flip_back([o[n:] for o in out], self.spec.output_kind, flip, self.input_size)
-        return merge([o[:n] for o in out], back)
+        crops run in the same backend call, are flipped back and averaged with the plain ones.
+        With the rotation test, the crops turned by 1–3 quarter turns join the same call and
+        their (flip-merged) outputs, turned back, are averaged with the plain ones."""
+        s = self.spec
+        turns = QUARTER_TURNS if s.rotation_test else (0,)
+        flip = s.flip if s.flip_test else None
+        views = [rotate_crops(images, k) for k in turns]
+        if flip is not None:
+            views += [flip_crops(v) for v in views]
+        out = self.backend.run(np.concatenate(views) if len(views) > 1 else views[0])
+        n, t = len(images), len(turns)
+        per_view = [[o[i * n : (i + 1) * n] for o in out] for i in range(len(views))]
+        merged = []
+        for i, k in enumerate(turns):
+            view = per_view[i]
+            if flip is not None:
+                view = merge(view, flip_back(per_view[t + i], s.output_kind, flip, s.input_size))
+            if k:
+                view = list(unrotate_simcc(view[0], view[1], k, s.rotation_shift_bins))
+            merged.append(view)
+        if t == 1:
+            return merged[0]
+        return [
+            (sum(parts) / np.float32(t)).astype(np.float32) for parts in zip(*merged, strict=True)
+        ]
 
     def decode(
         self, outputs: Sequence[np.ndarray], centers: np.ndarray, scales: np.ndarray

@@ -62,6 +62,8 @@ class TopDownSpec:
         codec: the codec table ``{"name", **params}`` for ``input_size``.
         output_kind: ``simcc``, ``heatmap`` or ``coords`` (see the module docstring).
         flip_test: run the flip test (the recipe's ``model.test.flip_test`` by default).
+        rotation_test: also run each crop turned by 1–3 quarter turns and average the
+            outputs turned back (``model.test.rotation_test``; SimCC, square input only).
         flip: flip-back options (``None``: the skeleton has no flip indices, no flip test).
         padding: box padding of the test pipeline (``get_bbox_center_scale``).
         fixed_size: its ``fixed_size`` (crops of that many image pixels, whatever the box).
@@ -80,6 +82,7 @@ class TopDownSpec:
     num_keypoints: int
     flip_test: bool = False
     flip: FlipSpec | None = None
+    rotation_test: bool = False
     padding: float = 1.25
     use_udp: bool = False
     fixed_size: tuple[float, float] | None = None
@@ -100,12 +103,24 @@ class TopDownSpec:
             )
         if self.flip_test and self.flip is None:
             raise PoseCliError("flip test needs the skeleton's flip_indices")
+        if self.rotation_test and (
+            self.output_kind != "simcc" or self.input_size[0] != self.input_size[1]
+        ):
+            raise PoseCliError(
+                "the rotation test needs SimCC outputs and a square input, got "
+                f"{self.output_kind} outputs at {self.input_size[0]}×{self.input_size[1]}"
+            )
 
     # -- derived -------------------------------------------------------------------------
     @property
     def output_names(self) -> list[str]:
         """Names of the raw outputs (``simcc_x``/``simcc_y``, ``heatmaps`` or ``coords``)."""
         return list(RAW_OUTPUT_NAMES[self.output_kind])
+
+    @property
+    def rotation_shift_bins(self) -> float:
+        """Bins that make a reversed SimCC vector exact: ``simcc_split_ratio - 1``."""
+        return float(self.codec.get("simcc_split_ratio", 2.0)) - 1.0
 
     def build_codec(self) -> Any:
         """The codec (built once through the codec registry; plugins' codecs included)."""
@@ -135,6 +150,8 @@ class TopDownSpec:
         flip = "flip test on" if self.flip_test else "flip test off"
         if self.flip_test and self.flip is not None and self.flip.simcc_shift_bins:
             flip += f" (x shifted {self.flip.simcc_shift_bins:g} bins)"
+        if self.rotation_test:
+            flip += ", rotation test (4 quarter turns)"
         decode = f"decode {name}" + (f" ({', '.join(opts)})" if opts else "")
         box = (
             f"fixed {self.fixed_size[0]:g}×{self.fixed_size[1]:g} px crops"
@@ -159,6 +176,7 @@ class TopDownSpec:
             "codec": dict(self.codec),
             "output_kind": self.output_kind,
             "flip_test": bool(self.flip_test),
+            "rotation_test": bool(self.rotation_test),
             "flip": None
             if flip is None
             else {k: v for k, v in dataclasses.asdict(flip).items() if k != "flip_indices"},
@@ -197,6 +215,7 @@ class TopDownSpec:
             num_keypoints=k,
             flip_test=bool(meta.get("flip_test", False)),
             flip=flip,
+            rotation_test=bool(meta.get("rotation_test", False)),
             padding=float(meta.get("bbox_padding", 1.25)),
             use_udp=bool(meta.get("use_udp", False)),
             fixed_size=None
@@ -265,6 +284,7 @@ class TopDownSpec:
             num_keypoints=int(num_keypoints),
             flip_test=bool(test.get("flip_test", True)) and flip is not None,
             flip=flip,
+            rotation_test=bool(test.get("rotation_test", False)),
             padding=padding,
             use_udp=use_udp,
             fixed_size=fixed_size,

@@ -36,3 +36,17 @@ def test_bad_files(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\n[codec\n')
     assert_one_line(cli("recipe", "show", bad), 1, "bad.toml:2:")
+
+
+ROTATION_TEST_REFUSALS = {  # recipe → what the one line names besides the key
+    "coco/hrnet-w32.toml": "heatmap_head",  # no SimCC outputs to turn back
+    "coco/rtmpose-t.toml": "[192, 256]",  # not square
+    "coco/rtmo-s.toml": "bottomup",  # whole images, not crops
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROTATION_TEST_REFUSALS))
+def test_rotation_test_needs_a_square_simcc_top_down_model(name: str, in_repo: Path) -> None:
+    run = cli("recipe", "show", REPO / "recipes" / name, "-s", "model.test.rotation_test=true")
+    culprit = ROTATION_TEST_REFUSALS[name]
+    assert_one_line(run, 1, Path(name).name, "model.test.rotation_test", culprit)

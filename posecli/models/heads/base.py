@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from posecli.codecs.flip import flip_coordinates, flip_simcc, simcc_flip_shift
+from posecli.codecs.rotation import unrotate_simcc
 from posecli.recipe.schema import TestConfig
 
 Outputs = Any  # a tensor or a tuple of tensors, depending on the head
@@ -53,6 +54,11 @@ class BaseHead(nn.Module):
     ) -> Outputs:
         """Bring the outputs of a horizontally flipped input back into the plain frame."""
         raise TypeError(f"{type(self).__name__} has no flip test")  # pragma: no cover
+
+    def unrotate(self, outputs: Outputs, quarter_turns: int) -> Outputs:
+        """Bring the outputs of a crop turned ``quarter_turns`` × 90° (``numpy.rot90``)
+        back into the plain frame (the rotation test, :mod:`posecli.codecs.rotation`)."""
+        raise TypeError(f"{type(self).__name__} has no rotation test")  # pragma: no cover
 
     @staticmethod
     def merge(plain: Outputs, flipped: Outputs) -> Outputs:
@@ -123,6 +129,12 @@ class SimCCHeadBase(BaseHead):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         shift = simcc_flip_shift(self.simcc_split_ratio) if test_cfg.simcc_flip_shift else 0.0
         return flip_simcc(outputs[0], outputs[1], list(flip_indices), shift_bins=shift)
+
+    def unrotate(
+        self, outputs: tuple[torch.Tensor, torch.Tensor], quarter_turns: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        shift = simcc_flip_shift(self.simcc_split_ratio)  # the exact reversal
+        return unrotate_simcc(outputs[0], outputs[1], quarter_turns, shift)
 
     def decode(
         self, outputs: tuple[torch.Tensor, torch.Tensor], codec: Any
