@@ -10,6 +10,7 @@ with ``--check``. A recipe added without an entry in :data:`RUNS` fails
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -103,7 +104,7 @@ def _fly_frame(root: Path) -> list[str]:
 
     import cv2
 
-    path = Path(tempfile.gettempdir()) / "posecli-test-fly-frame0.png"
+    path = Path(tempfile.gettempdir()) / f"posecli-test-fly-frame0-{os.getpid()}.png"
     if not path.is_file():
         cap = cv2.VideoCapture(str(REPO / "examples" / "sleap-flies" / "clip.mp4"))
         cv2.imwrite(str(path), cap.read()[1])
