@@ -435,9 +435,9 @@ class CocoAP(Metric):
         box = data["gt_bbox"]
         xywh = np.concatenate([box[:, :2], box[:, 2:] - box[:, :2]], axis=1)
         anns = []
-        for j in select:
-            ann = {
-                "id": int(ids[j]) if ids is not None else int(j) + 1,
+        for number, j in enumerate(select, start=1):
+            ann = {  # ids renumbered from 1: pycocotools reads a matched id 0 as "no match"
+                "id": number,
                 "image_id": _coco._py(data["img_id"][j]),
                 "category_id": _coco._py(data["category_id"][j]),
                 "keypoints": flat[j].tolist(),

@@ -157,3 +157,26 @@ def test_coco_errors(gt: dict) -> None:
     with pytest.warns(UserWarning, match="no predictions"):
         empty = coco_ap(ANN, np.zeros((0, 17, 2)), np.zeros((0, 17)), [])
     assert empty["coco/AP"] == 0.0
+
+
+def test_an_annotation_id_of_zero_still_matches(gt: dict) -> None:
+    """ExLPose's fixture numbers its annotations from 0: the batch ground truth is renumbered
+    (pycocotools reads a match to id 0 as no match: perfect predictions scored 0.693)."""
+    ref, area, img = _gt_arrays(gt)
+    x, y, w, h = gt["annotations"][0]["bbox"]
+    meta = {
+        "keypoints": np.concatenate([ref, ref + 40.0]),
+        "keypoints_visible": np.ones((2, 17)),
+        "bbox": np.array([[x, y, x + w, y + h], [x + 40, y + 40, x + w + 40, y + h + 40]]),
+        "img_id": np.array([img, img]),
+        "id": np.array([0, 1]),
+        "bbox_score": np.ones(2),
+        "input_scale": np.array([[w * 1.25, h * 1.25]] * 2),
+        "category_id": np.array([1, 1]),
+        "area": np.array([area, area]),
+    }
+    metric = build_metrics([{"name": "coco_ap"}])[0]
+    metric.process({"keypoints": meta["keypoints"], "scores": np.ones((2, 17))}, meta)
+    values = metric.compute()
+    assert values["coco/AP"] == pytest.approx(1.0)
+    assert values["coco/AR"] == pytest.approx(1.0)
