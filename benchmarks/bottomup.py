@@ -91,7 +91,7 @@ def _measure(
         model.predict_instances(one)
     pred_s = (time.perf_counter() - t0) / repeat
     fi = model.flip_indices if model.test_cfg.flip_test else None
-    outputs = model.predict_outputs(one["inputs"], fi)
+    outputs = model._scale_outputs(one, fi)  # flip-merged (AE: restored to the input size)
     t0 = time.perf_counter()
     model.decode_outputs(outputs)
     decode_s = time.perf_counter() - t0

@@ -28,7 +28,8 @@ class AssociativeEmbedding(BaseCodec):
         decode_keypoint_thr: minimum candidate response.
         decode_tag_thr: maximum tag distance to join a group.
         decode_topk: candidates per keypoint.
-        decode_center_shift: added to decoded heatmap coordinates before scaling.
+        decode_center_shift: added to the grouped keypoints' refined heatmap coordinates
+            before scaling (not to the filled-in missing ones, as MMPose).
         decode_max_instances: keep at most this many groups.
 
     Encoded: ``heatmaps (K, H, W)``, ``keypoint_indices (N, K, 2)`` int64 ``[y·W + x, valid]``,
@@ -135,14 +136,15 @@ class AssociativeEmbedding(BaseCodec):
                 self.decode_tag_thr,
                 self.decode_max_instances,
             )
-            if len(kps):
-                kps, sc = _fill_missing(kps, sc, hm[i], tag_maps[i])
-                maps = np.broadcast_to(hm[i], (len(kps), k, h, w))
+            if len(kps):  # as MMPose: refine and shift the grouped keypoints, then fill
                 if self.use_udp:
+                    maps = np.broadcast_to(hm[i], (len(kps), k, h, w))
                     kps = refine_dark_udp(kps, maps, self.decode_gaussian_kernel)
-                else:
-                    kps = refine_quarter(kps, maps)
-            kps = ((kps + self.decode_center_shift) * self.scale_factor).astype(np.float32)
+                else:  # per instance: no (N, K, H, W) copy of the maps
+                    kps = np.stack([refine_quarter(kp, hm[i]) for kp in kps])
+                kps = kps + self.decode_center_shift * (sc > 0)[..., None]
+                kps, sc = _fill_missing(kps, sc, hm[i], tag_maps[i])
+            kps = (kps * self.scale_factor).astype(np.float32)
             out_k.append(back(kps))
             out_s.append(back(sc.astype(np.float32)))
         return out_k, out_s
@@ -157,14 +159,27 @@ def _group(
     tag_thr: float,
     max_groups: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy keypoint-by-keypoint grouping of candidates ``(K, T)`` by tag distance."""
+    """Greedy keypoint-by-keypoint grouping of candidates ``(K, T)`` by tag distance, as
+    MMPose's: every group takes part (the first ``max_groups`` are kept at the end), a group
+    is known by its first tag value (a new group whose first tag value equals a group's
+    joins that group, its tags reset to the newcomer's) and its tag is the float32 mean."""
     from scipy.optimize import linear_sum_assignment
 
     k = vals.shape[0]
     kpts: list[np.ndarray] = []  # per group (K, 2)
     scores: list[np.ndarray] = []  # per group (K,)
-    tag_sum: list[np.ndarray] = []
-    tag_n: list[int] = []
+    group_tags: list[list[np.ndarray]] = []
+    by_key: dict[float, int] = {}
+
+    def start(j: int, t: np.ndarray, v: float, loc: np.ndarray) -> None:
+        gi = by_key.setdefault(float(t[0]), len(kpts))
+        if gi == len(kpts):
+            kpts.append(np.zeros((k, 2), np.float32))
+            scores.append(np.zeros(k, np.float32))
+            group_tags.append([])
+        kpts[gi][j], scores[gi][j] = loc, v
+        group_tags[gi] = [t]
+
     for j in order:
         valid = vals[j] > val_thr
         if not valid.any():
@@ -172,34 +187,21 @@ def _group(
         t_j, v_j, l_j = tags[j, valid], vals[j, valid], locs[j, valid]
         if not kpts:
             for t, v, loc in zip(t_j, v_j, l_j, strict=True):
-                kp, sc = np.zeros((k, 2), np.float32), np.zeros(k, np.float32)
-                kp[j], sc[j] = loc, v
-                kpts.append(kp)
-                scores.append(sc)
-                tag_sum.append(t.astype(np.float64).copy())
-                tag_n.append(1)
+                start(j, t, v, loc)
             continue
-        if max_groups is not None:
-            del kpts[max_groups:], scores[max_groups:], tag_sum[max_groups:], tag_n[max_groups:]
-        means = np.stack(tag_sum) / np.array(tag_n)[:, None]
-        dists = np.linalg.norm(t_j[:, None] - means[None], axis=2)  # (M, G)
+        means = np.stack([np.mean(g, axis=0) for g in group_tags])  # float32, as MMPose
+        dists = np.linalg.norm(t_j.astype(np.float64)[:, None] - means[None], axis=2)  # (M, G)
         m, g = dists.shape
-        costs = np.round(dists) * 100 - v_j[:, None]
+        costs = np.round(dists) * 100 - v_j[:, None].astype(np.float64)
         if m > g:
             costs = np.concatenate((costs, np.full((m, m - g), 1e10)), axis=1)
         rows, cols = linear_sum_assignment(costs)
         for r, c in zip(rows, cols, strict=True):
             if c < g and dists[r, c] < tag_thr:
-                gi = c
+                kpts[c][j], scores[c][j] = l_j[r], v_j[r]
+                group_tags[c].append(t_j[r])
             else:
-                kpts.append(np.zeros((k, 2), np.float32))
-                scores.append(np.zeros(k, np.float32))
-                tag_sum.append(np.zeros(t_j.shape[1]))
-                tag_n.append(0)
-                gi = len(kpts) - 1
-            kpts[gi][j], scores[gi][j] = l_j[r], v_j[r]
-            tag_sum[gi] += t_j[r]
-            tag_n[gi] += 1
+                start(j, t_j[r], v_j[r], l_j[r])
     if max_groups is not None:
         kpts, scores = kpts[:max_groups], scores[:max_groups]
     if not kpts:
@@ -210,7 +212,8 @@ def _group(
 def _fill_missing(
     kps: np.ndarray, scores: np.ndarray, heatmaps: np.ndarray, tag_maps: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Place missing keypoints (score 0) at the best response near the instance's mean tag.
+    """Place missing keypoints (score 0) at the best response near the instance's mean tag
+    (float32, as MMPose), one keypoint type at a time (maps may be input-sized).
 
     Args:
         kps: (N, K, 2); scores: (N, K); heatmaps: (K, H, W); tag_maps: (K, H·W, L).
@@ -221,15 +224,14 @@ def _fill_missing(
     x = np.clip(kps[..., 0].astype(np.int64), 0, w - 1)
     y = np.clip(kps[..., 1].astype(np.int64), 0, h - 1)
     kp_tags = tag_maps[np.arange(k)[None, :], y * w + x]  # (N, K, L)
-    mean_tag = (kp_tags * found[..., None]).sum(1) / np.maximum(found.sum(1), 1)[:, None]
-    missing = np.argwhere(~found)  # (M, 2) pairs (n, k)
-    if len(missing):
-        nn, kk = missing[:, 0], missing[:, 1]
-        dist = np.linalg.norm(tag_maps[kk] - mean_tag[nn][:, None, :], axis=-1)  # (M, HW)
-        cost = np.round(dist) * 100 - heatmaps.reshape(k, -1)[kk]
-        best = cost.argmin(axis=1)
-        kps = kps.copy()
-        scores = scores.copy()
-        kps[nn, kk] = np.stack((best % w, best // w), axis=-1)
-        scores[nn, kk] = heatmaps.reshape(k, -1)[kk, best]
+    total = (kp_tags * found[..., None]).sum(1, dtype=np.float32)
+    mean_tag = (total / np.maximum(found.sum(1), 1)[:, None]).astype(np.float32)  # (N, L)
+    flat = heatmaps.reshape(k, -1)
+    kps, scores = kps.copy(), scores.copy()
+    for j in np.flatnonzero((~found).any(0)):
+        nn = np.flatnonzero(~found[:, j])
+        dist = np.linalg.norm(tag_maps[j][None] - mean_tag[nn][:, None, :], axis=-1)  # (n, HW)
+        best = (np.round(dist) * 100 - flat[j]).argmin(axis=1)
+        kps[nn, j] = np.stack((best % w, best // w), axis=-1)
+        scores[nn, j] = flat[j, best]
     return kps, scores

@@ -6,7 +6,8 @@ What runs after the network graph (a torch forward or an exported ONNX/TorchScri
   → instances by tag grouping (the ``associative_embedding`` codec).
 - :func:`decode_root_displacement`: DEKR heatmaps ``(B, K+1, H, W)`` + displacements
   ``(B, 2K, H, W)`` → instances at root-map peaks, scored ``root score × keypoint score``
-  (keypoint heatmaps sampled bilinearly), then :func:`nearby_joints_nms`.
+  (keypoint heatmaps sampled as MMPose: :func:`keypoint_heatmap_scores`), then
+  :func:`nearby_joints_nms`.
 - :func:`input_to_image`: input-space keypoints → image pixels
   (``kp / input_size · input_scale + input_center − input_scale / 2``).
 
@@ -50,6 +51,31 @@ def bilinear_sample(maps: np.ndarray, points: np.ndarray) -> np.ndarray:
         v = maps[ch, np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)]
         out += np.where(inside, v * wt, 0.0)
     return out.astype(np.float32)
+
+
+def keypoint_heatmap_scores(maps: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """MMPose's DEKR keypoint scores: ``maps (K, H, W)`` at ``points (N, K, 2)`` → ``(N, K)``
+    as torch's ``grid_sample`` (bilinear, ``align_corners=False``, border padding) of the
+    points normalised by ``W - 1``, ``H - 1``: read at ``x·W/(W-1) - 1/2`` (up to half a pixel
+    off ``x``), clamped to the map."""
+    k, h, w = maps.shape
+    m = np.asarray(maps, np.float32)
+
+    def source(v: np.ndarray, n: int) -> np.ndarray:
+        g = v.astype(np.float32) / np.float32(max(n - 1, 1)) * np.float32(2) - np.float32(1)
+        return np.clip(g * np.float32(n / 2) + np.float32((n - 1) / 2), 0, n - 1)
+
+    x, y = source(points[..., 0], w), source(points[..., 1], h)
+    fx0, fy0 = np.floor(x), np.floor(y)
+    x0, y0 = fx0.astype(np.int64), fy0.astype(np.int64)
+    fx, fy = x - fx0, y - fy0
+    wx, wy = (1 - fx, fx), (1 - fy, fy)  # (left, right), (top, bottom)
+    ch = np.broadcast_to(np.arange(k), x.shape)
+    out = np.zeros(x.shape, np.float32)
+    for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        xi, yi = np.minimum(x0 + dx, w - 1), np.minimum(y0 + dy, h - 1)
+        out += m[ch, yi, xi] * (wy[dy] * wx[dx])  # a clamped neighbour has weight 0
+    return out
 
 
 def nearby_joints_nms(
@@ -139,7 +165,11 @@ def decode_root_displacement(
         d = dp[i].reshape(k, 2, h * w)[:, :, idx].transpose(2, 0, 1)  # (N, K, 2)
         grid = np.stack((idx % w, idx // w), -1).astype(np.float32)[:, None]
         kp = grid + d
-        ks = bilinear_sample(hm[i, :k], kp) if c == k + 1 else np.ones(kp.shape[:2], np.float32)
+        ks = (
+            keypoint_heatmap_scores(hm[i, :k], kp)
+            if c == k + 1
+            else np.ones(kp.shape[:2], np.float32)
+        )
         kp = (kp * sf).astype(np.float32)
         sc = (rs[:, None] * ks).astype(np.float32)
         if len(kp) and nms_dist_thr > 0:
@@ -188,6 +218,7 @@ __all__ = [
     "decode_root_displacement",
     "images_to_image_space",
     "input_to_image",
+    "keypoint_heatmap_scores",
     "max_nms",
     "nearby_joints_nms",
 ]

@@ -39,7 +39,8 @@ def merge_ae_flip(
     tag_per_keypoint: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """MMPose's AE flip test: heatmaps flipped back and averaged; the flipped-back tags
-    concatenated after the plain ones (the tag dimension L doubles)."""
+    concatenated after the plain ones (the tag dimension L doubles). ``shift_heatmap`` moves
+    the flipped-back heatmaps and tags one pixel right (MMPose's AE config: off)."""
     hm, tags = (np.asarray(a, np.float32) for a in plain[:2])
     fi = list(flip_indices)
     fhm = flip_heatmaps(np.asarray(flipped[0], np.float32), fi, "heatmap", shift_heatmap)
@@ -60,15 +61,15 @@ def merge_dekr_flip(
     shift_heatmap: bool,
     input_width: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """MMPose's DEKR flip test: heatmaps flipped with the root map kept last and averaged;
-    displacements flipped as offsets, x amended by ``(s - 1) / s`` (s = input / heatmap
-    width), averaged."""
+    """MMPose's DEKR flip test: heatmaps flipped with the root map kept last, shifted one
+    pixel right when ``shift_heatmap``, averaged; displacements flipped as offsets (never
+    shifted), x amended by ``(s - 1) / s`` (s = input / heatmap width), averaged."""
     hm, disp = (np.asarray(a, np.float32) for a in plain[:2])
     fi = list(flip_indices)
     fhm = flip_heatmaps(
         np.asarray(flipped[0], np.float32), [*fi, len(fi)], "heatmap", shift_heatmap
     )
-    fd = flip_heatmaps(np.asarray(flipped[1], np.float32), fi, "offset", shift_heatmap)
+    fd = flip_heatmaps(np.asarray(flipped[1], np.float32), fi, "offset", False)
     s = input_width / hm.shape[-1]
     fd[:, ::2] += (s - 1) / s
     return (hm + fhm) * 0.5, (disp + fd) * 0.5
@@ -84,7 +85,7 @@ def _source_index(n_out: int, n_in: int, align_corners: bool) -> tuple[np.ndarra
         src = np.maximum((dst + 0.5) * (n_in / n_out) - 0.5, 0.0)
     lo = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
     hi = np.minimum(lo + 1, n_in - 1)
-    return lo, hi, (src - lo).astype(np.float32)
+    return lo, hi, np.where(hi > lo, src - lo, 0.0).astype(np.float32)  # edge: exactly the edge
 
 
 def resize_bilinear(maps: np.ndarray, size: tuple[int, int], align_corners: bool) -> np.ndarray:
@@ -181,10 +182,12 @@ class BottomupDecoder:
         method: ``"ae"`` or ``"dekr"``.
         codec: the ``associative_embedding`` (AE) or ``spr`` (DEKR) codec.
         flip_indices: left/right swap; the flip test runs when set.
-        shift_heatmap: MMPose's one-pixel shift of flipped-back maps.
+        shift_heatmap: MMPose's one-pixel shift of flipped-back heatmaps (and AE's tags).
         tag_per_keypoint: AE's tag layout.
         multiscale_test, align_corners: AE's multi-scale test (bilinear resize of every
             scale's heatmaps to the first scale's).
+        restore_heatmap_size: AE: heatmaps and tags resized bilinearly to the input size and
+            decoded there (the codec at ``heatmap_size = input_size``), as MMPose's AE config.
         nms_dist_thr, nms_joints_thr: DEKR's nearby-joints NMS (0: off).
         skeleton_links, rescore: DEKR's rescoring (root score × predicted OKS), when set.
     """
@@ -196,6 +199,7 @@ class BottomupDecoder:
     tag_per_keypoint: bool = True
     multiscale_test: bool = False
     align_corners: bool = False
+    restore_heatmap_size: bool = False
     nms_dist_thr: float = 0.0
     nms_joints_thr: int | None = None
     skeleton_links: list[list[int]] | None = None
@@ -224,25 +228,49 @@ class BottomupDecoder:
         )
 
     def merge_scales(
-        self, first: tuple[np.ndarray, np.ndarray], extra_heatmaps: Sequence[np.ndarray]
+        self,
+        first: tuple[np.ndarray, np.ndarray],
+        extra_heatmaps: Sequence[np.ndarray] = (),
+        input_hw: tuple[int, int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """AE's multi-scale test: the mean of the first scale's heatmaps and every extra
-        scale's (flip-merged) heatmaps resized to them; the first scale's tags."""
+        scale's (flip-merged) heatmaps resized to them; the first scale's tags. With
+        ``restore_heatmap_size`` every map (tags too) is resized to the input ``input_hw``
+        ``(h, w)`` first (what :meth:`decode` then expects)."""
         heatmaps, tags = first
+        size = (int(heatmaps.shape[-2]), int(heatmaps.shape[-1]))
+        if self.restore_heatmap_size and self.method == "ae":
+            if input_hw is None:
+                raise ValueError("restore_heatmap_size needs the input size (input_hw)")
+            size = (int(input_hw[0]), int(input_hw[1]))
+            heatmaps, tags = (self._resized(m, size) for m in (heatmaps, tags))
         if not extra_heatmaps:
             return heatmaps, tags
-        size = (int(heatmaps.shape[-2]), int(heatmaps.shape[-1]))
         total = heatmaps.astype(np.float32).copy()
         for hm in extra_heatmaps:
-            total += resize_bilinear(hm, size, self.align_corners)
+            total += self._resized(hm, size)
         return total / (1 + len(extra_heatmaps)), tags
+
+    def _resized(self, maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        m = np.asarray(maps, np.float32)
+        if tuple(m.shape[-2:]) == size:
+            return m
+        return resize_bilinear(m, size, self.align_corners)
+
+    def grouping_codec(self) -> Any:
+        """The codec AE's grouping decodes with: with ``restore_heatmap_size`` the codec at
+        ``heatmap_size = input_size`` (maps at input resolution, no rescaling)."""
+        c = self.codec
+        if not (self.restore_heatmap_size and self.method == "ae"):
+            return c
+        return type(c)(**{**c.params, "heatmap_size": list(c.input_size)})
 
     # -- decoding --------------------------------------------------------------------------
     def decode(self, outputs: Outputs) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Merged outputs → per image keypoints ``(N, K, 2)`` (input pixels), scores ``(N, K)``."""
         a, b = (np.asarray(o, np.float32) for o in outputs[:2])
         if self.method == "ae":
-            return decode_associative_embedding(a, b, self.codec)
+            return decode_associative_embedding(a, b, self.grouping_codec())
         c = self.codec
         rescoring = self.rescore is not None and bool(self.skeleton_links)
         kps, scores, kscores = decode_root_displacement(
@@ -281,6 +309,7 @@ class BottomupDecoder:
             "tag_per_keypoint": self.tag_per_keypoint,
             "multiscale_test": self.multiscale_test,
             "align_corners": self.align_corners,
+            "restore_heatmap_size": self.restore_heatmap_size,
             "nms_dist_thr": self.nms_dist_thr,
             "nms_joints_thr": self.nms_joints_thr,
             "skeleton_links": self.skeleton_links,

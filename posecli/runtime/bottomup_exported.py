@@ -96,9 +96,9 @@ def _grouping_infer(
 
     def infer(inputs: np.ndarray, info: dict[str, Any]) -> tuple[list[np.ndarray], ...]:
         merged = scale_outputs(inputs)
-        extra = info.get("aug_inputs") or []
-        if decoder.multiscale_test and extra:
-            merged = decoder.merge_scales(merged, [scale_outputs(x)[0] for x in extra])
+        extra = info.get("aug_inputs") if decoder.multiscale_test else None
+        heatmaps = [scale_outputs(x)[0] for x in extra or ()]
+        merged = decoder.merge_scales(merged, heatmaps, (inputs.shape[-2], inputs.shape[-1]))
         kps, scores = decoder.decode(merged)
         return _to_image(kps, inputs, info), scores
 

@@ -50,6 +50,26 @@ def test_associative_embedding_groups_two_instances_by_tag() -> None:
     assert (scores[0] > 0.9).all()
 
 
+def test_tag_grouping_follows_mmpose() -> None:
+    """MMPose's grouping: groups past ``max_groups`` still take candidates (kept groups are
+    cut at the end), and a new group whose first tag value equals a group's joins it."""
+    from posecli.codecs.associative_embedding import _group
+
+    # keypoint 0: groups A (tag 0) and B (tag 1); keypoint 1: one candidate, tag 0.6, nearer B
+    # (0.4: rounds to 0) than A (0.6: rounds to 1): B takes it, so the one group kept (A) lacks it
+    vals = np.array([[0.9, 0.8], [0.7, 0.0]], np.float32)
+    tags = np.array([[[0.0], [1.0]], [[0.6], [0.0]]], np.float32)
+    locs = np.array([[[1, 1], [5, 5]], [[2, 2], [0, 0]]], np.float32)
+    kps, scores = _group(vals, tags, locs, [0, 1], 0.1, 1.0, 1)
+    np.testing.assert_array_equal(scores, np.float32([[0.9, 0.0]]))
+    np.testing.assert_array_equal(kps, [[[1, 1], [0, 0]]])
+    # two candidates of keypoint 0 with one tag value: one group, at the later candidate
+    tags[0, 1] = 0.0
+    kps, scores = _group(vals, tags, locs, [0, 1], 0.1, 1.0, None)
+    np.testing.assert_array_equal(scores, np.float32([[0.8, 0.7]]))
+    np.testing.assert_array_equal(kps, [[[5, 5], [2, 2]]])
+
+
 def test_root_displacement_decodes_known_poses() -> None:
     roots = POSES.mean(axis=1).round().astype(int)  # (2, 2) cells
     heatmaps = np.zeros((K + 1, H, W), np.float32)
@@ -63,8 +83,15 @@ def test_root_displacement_decodes_known_poses() -> None:
     )
     order = np.argsort(kps[0][:, 0, 0])
     np.testing.assert_allclose(kps[0][order], POSES * 4, atol=1e-4)
-    np.testing.assert_allclose(kscores[0], 1.0, atol=1e-5)  # peaks sampled exactly
-    np.testing.assert_allclose(scores[0], 0.9, atol=1e-5)  # root × keypoint
+    # MMPose's keypoint scores (SPR.get_keypoint_scores): grid_sample at the points normalised
+    # by W - 1, H - 1 (align_corners=False, border), i.e. up to half a pixel off the peaks
+    grid = torch.from_numpy(kps[0] / 4 / np.float32(W - 1) * 2 - 1).transpose(0, 1)[:, None]
+    ref = torch.nn.functional.grid_sample(
+        torch.from_numpy(heatmaps[:K, None]), grid, padding_mode="border", align_corners=False
+    )
+    np.testing.assert_allclose(kscores[0], ref.view(K, -1).T.numpy(), atol=1e-6)
+    assert (kscores[0] < 1).all() and (kscores[0] > 0.7).all()
+    np.testing.assert_allclose(scores[0], 0.9 * kscores[0], atol=1e-6)  # root × keypoint
 
 
 def test_nearby_joints_nms_drops_the_duplicate_pose() -> None:

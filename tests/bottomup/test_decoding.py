@@ -47,7 +47,8 @@ def _mirror(maps: np.ndarray, swap: list[int], per: int) -> np.ndarray:
 
 def test_flip_merges_of_a_mirror_equivariant_network() -> None:
     """Outputs of the mirrored input that are the exact mirror image of the plain ones merge
-    back to the plain ones (AE: tags doubled; DEKR: x amended by (s - 1) / s, halved)."""
+    back to the plain ones (AE: tags doubled; DEKR: x amended by (s - 1) / s, halved); DEKR's
+    shift moves the heatmaps only."""
     rng = np.random.default_rng(1)
     swap = [0, 2, 1]
     hm = rng.random((1, 3, 8, 10)).astype(np.float32)
@@ -65,6 +66,12 @@ def test_flip_merges_of_a_mirror_equivariant_network() -> None:
     expected = disp.copy()
     expected[:, ::2] += 0.75 / 2  # s = 40 / 10 = 4: (s - 1) / s, averaged with the plain
     np.testing.assert_allclose(m_disp, expected, atol=1e-6)
+    # MMPose's DEKR shift (its config: on) moves the flipped-back heatmaps one pixel right
+    # (column 0 kept), never the displacements
+    s_hm, s_disp = merge_dekr_flip((root, disp), flipped, swap, True, input_width=40)
+    moved = np.concatenate((root[..., :1], root[..., :-1]), -1)
+    np.testing.assert_allclose(s_hm, (root + moved) / 2, atol=1e-7)
+    np.testing.assert_array_equal(s_disp, m_disp)
 
 
 def test_rescore_weights_are_the_torch_mlp_on_dekrs_features() -> None:
@@ -121,8 +128,8 @@ def _recipe(aug_scales: list[float]) -> SimpleNamespace:
 
 @pytest.mark.parametrize("method", ["ae", "dekr", "cid"])
 def test_exported_file_predicts_the_checkpoints_instances(method: str, tmp_path: Path) -> None:
-    """``posecli predict --model m.onnx`` (torch-free: flip test, AE's multi-scale test, DEKR's
-    rescoring and NMS rebuilt from the file's metadata; CID's flip test inside the graph, its
+    """``posecli predict --model m.onnx`` (torch-free: flip test, AE's multi-scale test and
+    restore to the input size, DEKR's rescoring and NMS rebuilt from the file's metadata; CID's flip test inside the graph, its
     threshold and decode after it) gives the checkpoint's instances on a real COCO image."""
     import cv2
 
@@ -147,7 +154,8 @@ def test_exported_file_predicts_the_checkpoints_instances(method: str, tmp_path:
         model.codec = SPR(
             (64, 64), (16, 16), sigma=2, generate_keypoint_heatmaps=True, decode_thr=-1e9
         )
-    update = {"flip_test": True, "multiscale_test": method == "ae"}
+    ae = method == "ae"  # with MMPose's restore to the input size
+    update = {"flip_test": True, "multiscale_test": ae, "restore_heatmap_size": ae}
     model.test_cfg = model.test_cfg.model_copy(update=update)
     model.flip_indices = [0, 2, 1, 3]
     if method == "dekr":

@@ -241,7 +241,7 @@ class BottomupResize:
     ``fit``: the image fits inside ``input_size`` (a multiple of ``size_factor``);
     ``expand``: the shorter side matches and the input grows to a multiple of ``size_factor``;
     the padding is ``pad_val`` (a number or a BGR triple; RTMO: 114).
-    Records ``input_size`` (the padded size), ``input_center`` (rounded image centre) and
+    Records ``input_size`` (the padded size), ``input_center`` (image centre, not rounded) and
     ``input_scale`` (image size × padded / resized); keypoints stay in image pixels.
 
     Multi-scale test (``aug_scales``, e.g. ``[0.5, 1.5]``, with ``model.test.multiscale_test``):
@@ -306,7 +306,7 @@ class BottomupResize:
             scale = np.array([img_w, img_h], np.float32)
             m = get_udp_warp_matrix(center, scale, 0.0, actual)
         else:
-            center = np.round(np.array([img_w / 2, img_h / 2], np.float32))
+            center = np.array([img_w / 2, img_h / 2], np.float32)
             scale = np.array(
                 [img_w * padded[0] / actual[0], img_h * padded[1] / actual[1]], np.float32
             )

@@ -40,7 +40,8 @@ class BottomupPoseEstimator(nn.Module):
             (decoding).
         num_keypoints: K. flip_indices: left/right swap (flip test).
         skeleton_links: keypoint pairs (DEKR's rescore net).
-        test_cfg: ``recipe.model.test`` (``flip_test``, ``shift_heatmap``).
+        test_cfg: ``recipe.model.test`` (``flip_test``, ``shift_heatmap``,
+            ``restore_heatmap_size``, ...).
         nms_dist_thr, nms_joints_thr: DEKR's nearby-joints NMS (0: off).
         mean, std, bgr_to_rgb: normalisation inside the model.
     """
@@ -146,10 +147,8 @@ class BottomupPoseEstimator(nn.Module):
         return self.flip_indices
 
     def _shift(self) -> bool:
-        cfg = self.test_cfg.shift_heatmap
-        if cfg is not None:
-            return bool(cfg)
-        return bool((getattr(self.codec, "flip_config", None) or {}).get("shift_heatmap", False))
+        """``test_cfg.shift_heatmap``; unset: off, as MMPose's AE and DEKR heads."""
+        return bool(self.test_cfg.shift_heatmap)
 
     def decoder(self, flip_indices: Sequence[int] | None = None) -> BottomupDecoder:
         """The torch-free post-processing of this AE / DEKR model (what an exported file's
@@ -164,6 +163,7 @@ class BottomupPoseEstimator(nn.Module):
             tag_per_keypoint=bool(getattr(self.head, "tag_per_keypoint", True)),
             multiscale_test=bool(self.test_cfg.multiscale_test),
             align_corners=bool(self.test_cfg.align_corners),
+            restore_heatmap_size=bool(self.test_cfg.restore_heatmap_size),
             nms_dist_thr=self.nms_dist_thr,
             nms_joints_thr=self.nms_joints_thr,
             skeleton_links=self.skeleton_links,
@@ -229,14 +229,16 @@ class BottomupPoseEstimator(nn.Module):
     ) -> tuple[np.ndarray, ...]:
         """Network outputs after the flip-test merge and, for AE's multi-scale test, the mean
         of every scale's heatmaps resized bilinearly to the first scale's (tags: first scale
-        only, as MMPose's ``AssociativeEmbeddingHead``)."""
+        only, as MMPose's ``AssociativeEmbeddingHead``); AE's ``restore_heatmap_size``
+        resizes them all to the input size."""
         images = batch["inputs"]
         extra = self._check_multiscale(batch)
         out = self.predict_outputs(images, flip_indices)
-        if not extra:
+        if not extra and not (self.method == "ae" and self.test_cfg.restore_heatmap_size):
             return out
         heatmaps = [self.predict_outputs(x.to(images.device), flip_indices)[0] for x in extra]
-        return self.decoder(flip_indices).merge_scales((out[0], out[1]), heatmaps)
+        size = (int(images.shape[-2]), int(images.shape[-1]))
+        return self.decoder(flip_indices).merge_scales((out[0], out[1]), heatmaps, size)
 
     @torch.no_grad()
     def predict_instances(

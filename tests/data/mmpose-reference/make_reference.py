@@ -10,6 +10,9 @@ key → shape, MMPose's order), fills the model with the deterministic values of
 tensor-mode outputs (``model(inputs, mode="tensor")``; normalisation
 done here, as MMPose's data preprocessor would). With ``--compare`` the posecli model of the
 matching recipe is built, loaded with the same values and its outputs are compared.
+The bottom-up flip-test cases (:data:`FLIP_CASES`) write ``<name>.npz``: MMPose's prediction
+with its config's test settings on a COCO image and on hand-built outputs
+(:func:`mmpose_flip_test`).
 
     OMP_NUM_THREADS=1 python tests/data/mmpose-reference/make_reference.py --compare [NAME ...]
 """
@@ -144,6 +147,12 @@ FLIP_CASES: dict[str, tuple[str, str, float, float]] = {
 #: the flip-test input: this COCO image through MMPose's BottomupResize (expand) at this size
 FLIP_IMAGE = REPO / "tests" / "data" / "mmpose-tests" / "coco" / "000000196141.jpg"
 FLIP_INPUT_SIZE = (64, 64)
+#: COCO's dataset meta (flip indices, skeleton links), under MMPose's package
+COCO_META = os.path.join(".mim", "configs", "_base_", "datasets", "coco.py")
+#: hand-built flip-test outputs (:func:`synthetic_outputs`): heatmap (H, W), stride, instances
+SYN_HEATMAP = (16, 24)
+SYN_STRIDE = 4
+SYN_TAGS = (-2.0, 0.0, 2.0)
 
 
 def deterministic_fill(shapes: dict[str, list[int]], gain: float) -> dict[str, np.ndarray]:
@@ -185,6 +194,55 @@ def flip_fill(name: str, shapes: dict[str, list[int]], k: int = 17) -> dict[str,
     bias[k:] += np.float32(root_offset)
     fill[key] = bias
     return fill
+
+
+def synthetic_outputs(
+    method: str, flip_indices: list[int]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Hand-built raw outputs of an AE (``"ae"``: heatmaps, tags) or DEKR (``"dekr"``:
+    heatmaps with the root map last, displacements) network for the plain and the flipped
+    input, without ties (peaks off the pixel grid, noise everywhere): one instance per tag of
+    :data:`SYN_TAGS`, keypoints (some missing) scattered round its centre. The flipped view
+    is the one whose MMPose flip-back (mirror, ``flip_indices`` swap, DEKR: x negated) is the
+    plain view's scene moved 0.3 px right, so that the merge and its shift show."""
+    rng = np.random.default_rng(2)
+    h, w = SYN_HEATMAP
+    k, n = len(flip_indices), len(SYN_TAGS)
+    centres = np.stack([(np.arange(n) + 0.5) * w / n, np.full(n, h / 2)], -1)
+    points = centres[:, None] + rng.uniform(-2.5, 2.5, (n, k, 2))
+    points = np.clip(points, 2, [w - 3, h - 3])
+    amps = rng.uniform(0.3, 1.0, (n, k)) * (rng.random((n, k)) > 0.15)
+    roots = np.round(centres)
+    root_amps = rng.uniform(0.3, 0.9, n)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+
+    def render(dx: float) -> list[np.ndarray]:
+        pts = points + np.array([dx, 0.0])
+        d2 = (xx - pts[..., 0, None, None]) ** 2 + (yy - pts[..., 1, None, None]) ** 2
+        heat = (amps[..., None, None] * np.exp(-d2 / 2)).max(0)  # (K, H, W)
+        heat += rng.uniform(0, 0.05, heat.shape)
+        if method == "ae":
+            tags = np.asarray(SYN_TAGS)[d2.argmin(0)] + rng.normal(0, 0.05, heat.shape)
+            return [heat, tags]
+        r2 = (xx - roots[:, 0, None, None] - dx) ** 2 + (yy - roots[:, 1, None, None]) ** 2
+        root = (root_amps[:, None, None] * np.exp(-r2 / 2)).max(0)
+        root += rng.uniform(0, 0.005, root.shape)
+        owner = r2.argmin(0)  # (H, W): the instance of the nearest root
+        disp = pts[owner].transpose(2, 3, 0, 1) - np.stack((xx, yy))[None]  # (K, 2, H, W)
+        disp += rng.normal(0, 0.02, disp.shape)
+        return [np.concatenate((heat, root[None])), disp.reshape(2 * k, h, w)]
+
+    plain = render(0.0)
+    seen = render(0.3)  # what MMPose's flip-back of the flipped view must give
+    fi = list(flip_indices)
+    if method == "ae":
+        flipped = [seen[0][fi][..., ::-1], seen[1][fi][..., ::-1]]
+    else:
+        disp = seen[1].reshape(k, 2, h, w).copy()
+        disp[:, 0] *= -1
+        flipped = [seen[0][[*fi, k]][..., ::-1], disp[fi][..., ::-1].reshape(2 * k, h, w)]
+    as32 = [np.ascontiguousarray(a[None], np.float32) for a in (*plain, *flipped)]
+    return as32[:2], as32[2:]
 
 
 def make_input(name: str, family: str) -> np.ndarray:
@@ -327,7 +385,6 @@ def mmpose_flip_test(mm: Any, cfg: Any) -> dict[str, np.ndarray]:
     :data:`FLIP_IMAGE`: the input, its geometry, the flip-merged maps at heatmap resolution
     (AE: before ``restore_heatmap_size``) and the instances in image pixels."""
     import copy
-    import os
 
     import mmpose
     from mmcv.transforms import LoadImageFromFile
@@ -335,7 +392,7 @@ def mmpose_flip_test(mm: Any, cfg: Any) -> dict[str, np.ndarray]:
     from mmpose.datasets.transforms import BottomupResize, PackPoseInputs
 
     meta = parse_pose_metainfo(
-        {"from_file": os.path.join(os.path.dirname(mmpose.__file__), CASES_DATASET)}
+        {"from_file": os.path.join(os.path.dirname(mmpose.__file__), COCO_META)}
     )
     resize = next(t for t in cfg.val_pipeline if t["type"] == "BottomupResize")
     keys = next(t for t in cfg.val_pipeline if t["type"] == "PackPoseInputs")["meta_keys"]
@@ -379,11 +436,31 @@ def mmpose_flip_test(mm: Any, cfg: Any) -> dict[str, np.ndarray]:
     pred = predict().pred_instances
     out["keypoints"] = np.asarray(pred.keypoints, np.float32)
     out["keypoint_scores"] = np.asarray(pred.keypoint_scores, np.float32)
+    out.update(mmpose_synthetic(mm, sample, meta))
     return out
 
 
-#: COCO's dataset meta (flip indices, skeleton links), under MMPose's package
-CASES_DATASET = os.path.join(".mim", "configs", "_base_", "datasets", "coco.py")
+@torch.no_grad()
+def mmpose_synthetic(mm: Any, sample: Any, meta: dict[str, Any]) -> dict[str, np.ndarray]:
+    """MMPose's head prediction (its config's test settings) on :func:`synthetic_outputs`:
+    keypoints in input pixels and scores (names prefixed ``synthetic_``)."""
+    method = "ae" if "AssociativeEmbedding" in type(mm.head).__name__ else "dekr"
+    plain, flipped = synthetic_outputs(method, list(meta["flip_indices"]))
+    h, w = SYN_HEATMAP
+    size = (w * SYN_STRIDE, h * SYN_STRIDE)
+    data = sample.clone()
+    data.set_metainfo({"input_size": size, "img_shape": size[::-1]})
+    head = mm.head
+    head.forward = lambda feats: feats  # the "features" are the network's outputs
+    try:
+        views = [tuple(torch.from_numpy(a) for a in v) for v in (plain, flipped)]
+        pred = head.predict(views, [data], test_cfg=dict(mm.test_cfg))[0]
+    finally:
+        del head.forward
+    return {
+        "synthetic_keypoints": np.asarray(pred.keypoints, np.float32),
+        "synthetic_keypoint_scores": np.asarray(pred.keypoint_scores, np.float32),
+    }
 
 
 # -- posecli side (--compare) -----------------------------------------------------------
@@ -500,7 +577,7 @@ def run_flip(name: str, compare: bool) -> None:
     ref = mmpose_flip_test(mm, cfg)
     np.savez(HERE / f"{name}.npz", **ref)
     n = len(ref["keypoints"])
-    print(f"{name}: input {ref['input'].shape}, {n} instances  ({config}, test_cfg {cfg.model.test_cfg})")
+    print(f"{name}: input {ref['input'].shape}, {n} instances  ({config})")
     if compare:
         pc = load_posecli(case, shapes, fill)
         got = posecli_flip_test(pc, ref)
@@ -508,6 +585,26 @@ def run_flip(name: str, compare: bool) -> None:
             print(f"  instances: MMPose {n}, posecli {len(got['keypoints'])}")
             got = {k: v for k, v in got.items() if k in ("heatmaps", "tags", "displacements")}
         compare_outputs({k: ref[k] for k in got}, got, "flip test")
+        syn = posecli_synthetic(pc, ref)
+        if len(syn["synthetic_keypoints"]) != len(ref["synthetic_keypoints"]):
+            print(
+                f"  synthetic instances: MMPose {len(ref['synthetic_keypoints'])}, posecli "
+                f"{len(syn['synthetic_keypoints'])}"
+            )
+        else:
+            compare_outputs({k: ref[k] for k in syn}, syn, "synthetic outputs")
+
+
+def posecli_synthetic(pc: Any, ref: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """posecli's decoder (the model's test settings) on :func:`synthetic_outputs`."""
+    fi = [int(i) for i in ref["flip_indices"]]
+    plain, flipped = synthetic_outputs(pc.method, fi)
+    h, w = SYN_HEATMAP
+    decoder = pc.decoder(fi)
+    merged = decoder.merge_flip(plain, flipped, w * SYN_STRIDE)
+    merged = decoder.merge_scales(merged, [], (h * SYN_STRIDE, w * SYN_STRIDE))
+    kps, scores = decoder.decode(merged)
+    return {"synthetic_keypoints": kps[0], "synthetic_keypoint_scores": scores[0]}
 
 
 def posecli_flip_test(pc: Any, ref: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
