@@ -17,6 +17,12 @@ def posecli_register_metrics(register: RegisterCallback) -> None:
         aliases=("PCKAccuracy", "pck_accuracy"),
         help="PCK@thr with a bbox, head (PCKh), torso (tPCK) or image normaliser",
     )
+    register(
+        "mpii_pck",
+        "posecli.evaluation.mpii:MpiiPCK",
+        aliases=("MpiiPCKAccuracy",),
+        help="MPII PCKh in % (Head PCK ... Ankle PCK, PCK, PCK@0.1); needs headbox_file",
+    )
     register("auc", f"{_METRICS}:AUC", aliases=("AUC",), help="area under the PCK curve")
     register("epe", f"{_METRICS}:EPE", aliases=("EPE",), help="end-point error in pixels")
     register(

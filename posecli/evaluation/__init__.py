@@ -6,9 +6,11 @@ Recipe tables (``[[eval.metrics]]``) name a metric and its arguments::
     {name = "auc", norm_factor = 30}            → AUC
     {name = "epe"}                              → EPE
     {name = "nme", dataset = "wflw"}            → NME
+    {name = "mpii_pck"}                         → Head PCK, ... Ankle PCK, PCK, PCK@0.1 (MPII)
     {name = "coco_ap", ann_file = "..."}        → coco/AP, coco/AP .5, ... coco/AR (L)
 
-MMPose class names (``PCKAccuracy``, ``AUC``, ``EPE``, ``NME``, ``CocoMetric``) are aliases.
+MMPose class names (``PCKAccuracy``, ``MpiiPCKAccuracy``, ``AUC``, ``EPE``, ``NME``,
+``CocoMetric``) are aliases.
 Metrics are a plugin kind (``posecli_register_metrics``; ``posecli list metrics``).
 """
 

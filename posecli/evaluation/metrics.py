@@ -41,6 +41,16 @@ def _get(meta: Arrays, key: str, metric: str) -> np.ndarray:
     return np.asarray(value)
 
 
+def batch_head_size(meta: Arrays, metric: str) -> np.ndarray:
+    """The batch's ``head_size (N,)`` (PCKh's normaliser); the error says where it comes from."""
+    if meta.get("head_size") is None:
+        raise DataError(
+            f"metric {metric}: the batch lacks 'head_size' (MPII: give the mpii dataset "
+            "headbox_file = mpii_gt_val.mat)"
+        )
+    return _get(meta, "head_size", metric).reshape(-1).astype(np.float64)
+
+
 def _skeleton_value(skeleton: Any, key: str) -> Any:
     if skeleton is None:
         return None
@@ -182,7 +192,7 @@ class PCK(Metric):
             if item == "bbox":
                 out["bbox"] = _kp.bbox_size(_get(batch_meta, "bbox", self.name))
             elif item == "head":
-                out["head"] = _get(batch_meta, "head_size", self.name).reshape(-1).astype(float)
+                out["head"] = batch_head_size(batch_meta, self.name)
             elif item == "torso":
                 out["torso"] = _kp.torso_size(out["gt"], out["pred"], self.torso_indices)
             else:

@@ -3,6 +3,10 @@
 Boxes follow MMPose (reference §7): a square of side ``s = scale·200`` px around the centre
 moved down by ``15·scale`` px, then 1 subtracted from the centre (MATLAB indices start at 1).
 Joints are taken as stored; ``joints_vis = 0`` becomes ``v = 0`` (coordinates zeroed).
+
+PCKh needs each person's head size: MPII ships it as head boxes in ``mpii_gt_val.mat``
+(``headboxes_src``, one box per person of the validation list, same order). As in MMPose,
+``head_size = 0.6 × ‖(x2, y2) − (x1, y1)‖``, the scaled diagonal of the head box.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from posecli.data.metainfo import Skeleton, load_skeleton
 from posecli.errors import DataError
 
 PIXEL_STD = 200.0
+#: Fraction of the head-box diagonal that is the PCKh head size (MPII's ``SC_BIAS``).
+HEAD_SIZE_FACTOR = 0.6
+HEADBOX_KEY = "headboxes_src"
 
 
 def mpii_box(center: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -30,14 +37,50 @@ def mpii_box(center: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return np.stack([c[:, 0] - side / 2, c[:, 1] - side / 2, side, side], axis=1)
 
 
+def head_sizes(headboxes: np.ndarray) -> np.ndarray:
+    """``(M,)`` head sizes from MATLAB-ordered head boxes ``(2, 2, M)`` (corner, x/y, person)."""
+    corners = np.asarray(headboxes, np.float64).transpose(2, 0, 1)  # (M, 2 corners, 2)
+    return HEAD_SIZE_FACTOR * np.linalg.norm(corners[:, 1] - corners[:, 0], axis=1)
+
+
+def read_headboxes(path: str | Path, count: int) -> np.ndarray:
+    """``(count,)`` head sizes from an MPII head-box file (``mpii_gt_val.mat``).
+
+    Raises :class:`DataError` naming ``path`` when the file is missing or unreadable, lacks
+    ``headboxes_src``, or holds a number of boxes other than ``count``.
+    """
+    from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: headbox file not found")
+    try:
+        mat = loadmat(str(path))
+    except (OSError, ValueError, MatReadError, NotImplementedError) as exc:
+        raise DataError(f"{path}: cannot read MATLAB .mat file: {exc}") from None
+    if HEADBOX_KEY not in mat:
+        raise DataError(f"{path}: no {HEADBOX_KEY!r} array (MPII's mpii_gt_val.mat has one)")
+    boxes = np.asarray(mat[HEADBOX_KEY])
+    if boxes.ndim != 3 or boxes.shape[:2] != (2, 2):
+        raise DataError(f"{path}: {HEADBOX_KEY!r} has shape {boxes.shape}, expected (2, 2, N)")
+    if boxes.shape[2] != count:
+        raise DataError(
+            f"{path}: {boxes.shape[2]} head boxes for {count} people in the annotation file"
+        )
+    return head_sizes(boxes)
+
+
 @gc_paused()
 def read_mpii(
     path: str | Path,
     *,
     skeleton: str | Path | Skeleton | None = None,
     images: str | Path | None = None,
+    headbox_file: str | Path | None = None,
 ) -> PoseAnnotations:
-    """Read an MPII JSON list; ``images`` is the image folder (sizes read when present)."""
+    """Read an MPII JSON list; ``images`` is the image folder (sizes read when present);
+    ``headbox_file`` (``mpii_gt_val.mat``) adds ``extras["head_size"] (M,)`` for PCKh."""
     path = Path(path)
     data = load_json(path)
     if not isinstance(data, list):
@@ -78,9 +121,12 @@ def read_mpii(
     center = np.array([a["center"] for a in data], np.float64).reshape(-1, 2)
     scale = np.array([a["scale"] for a in data], np.float64).reshape(-1)
     cols["bbox"] = mpii_box(center, scale)
-    ann = PoseAnnotations(skeleton=skel, images=records, root=root, source=str(path), **cols)
+    extras = {} if headbox_file is None else {"head_size": read_headboxes(headbox_file, len(data))}
+    ann = PoseAnnotations(
+        skeleton=skel, images=records, root=root, source=str(path), extras=extras, **cols
+    )
     ann.validate()
     return ann
 
 
-__all__ = ["mpii_box", "read_mpii"]
+__all__ = ["head_sizes", "mpii_box", "read_headboxes", "read_mpii"]

@@ -160,12 +160,20 @@ def mpii(
     val_list: str | None = None,
     seed: int = 0,
     test_mode: bool = False,
+    headbox_file: str | None = None,
     root: str | None = None,
 ) -> PoseDataset:
-    """MPII JSON list (square boxes from centre/scale, reference §7)."""
+    """MPII JSON list (square boxes from centre/scale, reference §7); ``headbox_file``
+    (``mpii_gt_val.mat``, one head box per person of ``ann_file``) gives each instance the
+    ``head_size`` that PCKh (``mpii_pck``) normalises by."""
     from posecli.data.converters.mpii import read_mpii
 
-    ann = read_mpii(_path(ann_file, root), skeleton=skeleton, images=_path(images, root))
+    ann = read_mpii(
+        _path(ann_file, root),
+        skeleton=skeleton,
+        images=_path(images, root),
+        headbox_file=_path(headbox_file, root),
+    )
     return _finish(ann, split, val_every, val_fraction, val_list, seed, "topdown", test_mode, root)
 
 
