@@ -196,3 +196,15 @@ def test_missing_file_or_key_is_one_line_naming_the_file(tmp_path: Path) -> None
 def test_check_and_convert_still_read_mpii_without_headboxes(tmp_path: Path) -> None:
     ann = get_format("mpii").read(ANN, headbox_file="ignored.mat")  # not a converter option
     assert ann.num_instances == 5 and "head_size" not in ann.extras
+
+
+def test_centre_scale_boxes_are_not_clipped_to_the_image() -> None:
+    """MMPose keeps MPII's centre/scale boxes as they are: the fixture's first person's box
+    starts 62 px above the image and the crop keeps it so."""
+    from posecli.plugins import registry
+
+    root = Path(__file__).resolve().parents[1] / "data" / "mmpose-tests" / "mpii"
+    ds = registry("datasets").build(
+        "mpii", ann_file=str(root / "test_mpii.json"), images=str(root), test_mode=True
+    )
+    assert ds[0]["bbox"][0, 1] == pytest.approx(-62.07148, abs=1e-3)

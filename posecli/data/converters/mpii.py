@@ -122,8 +122,14 @@ def read_mpii(
     scale = np.array([a["scale"] for a in data], np.float64).reshape(-1)
     cols["bbox"] = mpii_box(center, scale)
     extras = {} if headbox_file is None else {"head_size": read_headboxes(headbox_file, len(data))}
-    ann = PoseAnnotations(
-        skeleton=skel, images=records, root=root, source=str(path), extras=extras, **cols
+    ann = PoseAnnotations(  # centre/scale boxes are not clipped to the image (MMPose)
+        skeleton=skel,
+        images=records,
+        root=root,
+        source=str(path),
+        extras=extras,
+        clip_boxes=False,
+        **cols,
     )
     ann.validate()
     return ann
