@@ -2,8 +2,8 @@
 
 For each ``posecli/recipes/**/*.toml``: train one epoch with tiny overrides (no pretrained
 download), validate, ``posecli eval`` the checkpoint (COCO AP with the detected boxes of the
-recipe's validation split and with ground-truth boxes), predict one image and export to ONNX
-with ``--check``. A recipe added without an entry in :data:`RUNS` fails
+recipe's validation split and with ground-truth boxes), predict one image from the checkpoint,
+export to ONNX with ``--check`` and predict the image again from the exported file. A recipe added without an entry in :data:`RUNS` fails
 :func:`test_every_shipped_recipe_is_covered`.
 """
 
@@ -243,22 +243,22 @@ def test_recipe_end_to_end(
         )
         assert 0.0 <= gt["coco/AP"] <= 1.0
 
-    out = tmp_path / "pred"
-    _invoke(
-        [
-            "--quiet",
-            "predict",
-            *run.predict_source(root),
-            "--checkpoint",
-            str(checkpoint),
-            "--out",
-            str(out),
-        ]
-    )
-    predictions = json.loads((out / "predictions.json").read_text())
-    assert predictions, "predict wrote no predictions"
-
+    # predict from the checkpoint (PyTorch), export with --check, predict from the file (ONNX
+    # Runtime): --backend auto's path, without a second, cached export of the same checkpoint
+    source = run.predict_source(root)
+    from_checkpoint = _predict(tmp_path / "pred", source, "--checkpoint", str(checkpoint))
     onnx = tmp_path / "model.onnx"
     export = ["--quiet", "export", str(checkpoint), "--to", "onnx", "--out", str(onnx), "--check"]
     _invoke(export)
     assert onnx.is_file()
+    from_file = _predict(tmp_path / "pred-onnx", source, "--model", str(onnx))
+    assert len(from_file) == len(from_checkpoint)
+
+
+def _predict(out: Path, source: list[str], *model: str) -> list[dict]:
+    """``posecli predict`` into ``out``; the records of its ``predictions.json``."""
+    backend = ["--backend", "torch"] if model[0] == "--checkpoint" else []
+    _invoke(["--quiet", "predict", *source, *model, *backend, "--out", str(out)])
+    predictions = json.loads((out / "predictions.json").read_text())
+    assert predictions, "predict wrote no predictions"
+    return predictions
