@@ -82,46 +82,13 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().float().cpu().numpy()
 
 
-@torch.no_grad()
 def _outputs(
     model: Any, family: str, x: np.ndarray, ref: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """posecli's outputs under the reference's names (see ``make_reference.mmpose_outputs``)."""
-    inputs = torch.from_numpy(x)
-    if family in ("tcn", "motionbert"):
-        return {"pose": _np(model(inputs))}
-    if family == "simcc":
-        px, py = model(inputs)
-        s = int(ref["step"])
-        return {"simcc_x": _np(px[:, ::s]), "simcc_y": _np(py[:, ::s])}
-    if family == "maps":
-        a, b = model(inputs)
-        return {"out0": _np(a), "out1": _np(b)}
-    if family == "cid":
-        scores, coords, heatmaps, _ = model.head.instance_maps(model.extract_feats(inputs))
-        n = len(ref["root_scores"])  # MMPose keeps the roots above its score threshold
-        m = len(ref["instance_heatmaps"])
-        return {
-            "iia": _np(model(inputs)),
-            "root_scores": _np(scores[0, :n]),
-            "root_coords": coords[0, :n].numpy(),
-            "instance_heatmaps": _np(heatmaps[0, :m]),
-        }
-    if family == "rtmo":  # candidates back in anchor order; the head module per level
-        feats = model.extract_feats(inputs)
-        scores, bboxes, keypoints, kpt_vis, idx = model.head(feats)  # = model(inputs)
-        order = idx[0].argsort()
-        out = {
-            "scores": _np(scores[0][order]),
-            "bboxes": _np(bboxes[0][order]),
-            "keypoints": _np(keypoints[0][order]),
-            "keypoint_scores": _np(kpt_vis[0][order]),
-        }
-        cls, box, _, vis, _ = model.head.head_module(feats)
-        for i, (c, b, v) in enumerate(zip(cls, box, vis, strict=True)):
-            out[f"cls{i}"], out[f"bbox{i}"], out[f"vis{i}"] = _np(c), _np(b), _np(v)
-        return out
-    raise AssertionError(f"unknown output family {family!r}")
+    """posecli's outputs under the reference's names: ``make_reference.posecli_outputs``, the
+    one mapping (its ``--compare`` uses it too), in float32."""
+    got = _generator().posecli_outputs(model, family, x, ref, None, torch.float32)
+    return {k: v for k, v in got.items() if k != "step"}
 
 
 @pytest.mark.parametrize("name", NAMES)
