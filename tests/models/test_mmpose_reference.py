@@ -78,10 +78,6 @@ def _load_values(
     load_weights_into(model, convert_mmpose_keys(state), True, "deterministic fill")
 
 
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().float().cpu().numpy()
-
-
 def _outputs(
     model: Any, family: str, x: np.ndarray, ref: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
