@@ -68,4 +68,12 @@ def unrotate_simcc(simcc_x: Any, simcc_y: Any, k: int, shift_bins: float) -> tup
     return simcc_y, _reverse(simcc_x, shift_bins)  # k == 3: x' = n-1-y, y' = x
 
 
-__all__ = ["QUARTER_TURNS", "rotate_crops", "unrotate_simcc"]
+def average_views(views: list[Any]) -> Any:
+    """The element-wise mean of several views' outputs: arrays/tensors, or tuples/lists of
+    them (item by item), numpy or torch alike."""
+    if isinstance(views[0], (tuple, list)):
+        return type(views[0])(sum(parts) / len(views) for parts in zip(*views, strict=True))
+    return sum(views) / len(views)
+
+
+__all__ = ["QUARTER_TURNS", "average_views", "rotate_crops", "unrotate_simcc"]

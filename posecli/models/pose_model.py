@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from posecli.codecs.rotation import QUARTER_TURNS, rotate_crops
+from posecli.codecs.rotation import QUARTER_TURNS, average_views, rotate_crops
 from posecli.models.heads.base import BaseHead
 from posecli.recipe.schema import TestConfig
 from posecli.runtime.geometry import crop_to_image
@@ -159,15 +159,14 @@ class PoseModel(nn.Module):
         rotate = self.test_cfg.rotation_test if rotation_test is None else rotation_test
         if flip and flip_indices is None:
             flip_indices = self._flip_indices({})
+        mirror = flip_indices if flip else None
         if not rotate:
-            return self._view_outputs(images, flip_indices if flip else None)
+            return self._view_outputs(images, mirror)
         views = [
-            self.head.unrotate(
-                self._view_outputs(rotate_crops(images, k), flip_indices if flip else None), k
-            )
+            self.head.unrotate(self._view_outputs(rotate_crops(images, k), mirror), k)
             for k in QUARTER_TURNS
         ]
-        return average_outputs(views)
+        return average_views(views)
 
     def _view_outputs(self, images: torch.Tensor, flip_indices: Sequence[int] | None) -> Any:
         """Post-processed head outputs of ``images``, merged with their mirror when
@@ -200,13 +199,6 @@ class PoseModel(nn.Module):
                 torch.as_tensor(batch["input_scale"]),
             )
         return kp, scores
-
-
-def average_outputs(views: Sequence[Any]) -> Any:
-    """The element-wise mean of several views' outputs (tensors or tuples of tensors)."""
-    if isinstance(views[0], (tuple, list)):
-        return type(views[0])(sum(parts) / len(views) for parts in zip(*views, strict=True))
-    return sum(views) / len(views)
 
 
 def to_image_space(

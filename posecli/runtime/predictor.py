@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from posecli.codecs.rotation import QUARTER_TURNS, rotate_crops, unrotate_simcc
+from posecli.codecs.rotation import QUARTER_TURNS, average_views, rotate_crops, unrotate_simcc
 from posecli.errors import PoseCliError
 from posecli.runtime.backends import Backend
 from posecli.runtime.flip import flip_back, flip_crops, merge
@@ -208,9 +208,7 @@ class Predictor:
             merged.append(view)
         if t == 1:
             return merged[0]
-        return [
-            (sum(parts) / np.float32(t)).astype(np.float32) for parts in zip(*merged, strict=True)
-        ]
+        return [np.asarray(o, np.float32) for o in average_views(merged)]
 
     def decode(
         self, outputs: Sequence[np.ndarray], centers: np.ndarray, scales: np.ndarray
