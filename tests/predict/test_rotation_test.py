@@ -52,8 +52,9 @@ def test_onnx_and_torch_agree_with_the_rotation_test(tiny_ckpt: Path, frame: np.
     assert not np.allclose(plain.predict(frame, BOXES).keypoints, b.keypoints, atol=1e-2)
 
 
-def test_eval_with_the_rotation_test_equals_predict(tiny_ckpt: Path) -> None:
-    """``eval --rotation-test`` (the model's path) scores what the runtime predicts."""
+def test_eval_takes_the_rotation_test_override(tiny_ckpt: Path) -> None:
+    """``eval --rotation-test/--no-rotation-test`` reaches the model's predict path (the
+    runtime's equality with that path: the first test)."""
     from posecli.engine.evaluation_run import evaluate_checkpoint
 
     on = evaluate_checkpoint(tiny_ckpt, split="val", device="cpu", rotation_test=True)
