@@ -1,4 +1,4 @@
-"""AE end to end through the CLI on MMPose's COCO fixture: train (1 epoch, 256²) → eval
+"""AE end to end through the CLI on MMPose's COCO fixture: train (1 epoch, 128²) → eval
 (COCO AP against the dataset, also with the multi-scale test) → predict without boxes → export
 (network only) with --check → predict from the exported file (grouping torch-free), the same
 instances as the checkpoint's."""
@@ -27,8 +27,8 @@ def test_ae_train_eval_predict_export(coco_root: Path, tmp_path: Path) -> None:
         f"data.root={json.dumps(str(coco_root))}",
         "model.pretrained=[]",
         "train.epochs=1",
-        "codec.input_size=[256, 256]",
-        "codec.heatmap_size=[64, 64]",
+        "codec.input_size=[128, 128]",
+        "codec.heatmap_size=[32, 32]",
         "codec.decode_keypoint_thr=-1.0",  # every candidate of the 1-epoch net is an instance
         "data.train.batch_size=2",
         "data.train.num_workers=0",
