@@ -57,25 +57,15 @@ def keypoint_heatmap_scores(maps: np.ndarray, points: np.ndarray) -> np.ndarray:
     """MMPose's DEKR keypoint scores: ``maps (K, H, W)`` at ``points (N, K, 2)`` → ``(N, K)``
     as torch's ``grid_sample`` (bilinear, ``align_corners=False``, border padding) of the
     points normalised by ``W - 1``, ``H - 1``: read at ``x·W/(W-1) - 1/2`` (up to half a pixel
-    off ``x``), clamped to the map."""
-    k, h, w = maps.shape
-    m = np.asarray(maps, np.float32)
+    off ``x``), clamped to the map, then :func:`bilinear_sample`d."""
+    _, h, w = maps.shape
 
     def source(v: np.ndarray, n: int) -> np.ndarray:
         g = v.astype(np.float32) / np.float32(max(n - 1, 1)) * np.float32(2) - np.float32(1)
         return np.clip(g * np.float32(n / 2) + np.float32((n - 1) / 2), 0, n - 1)
 
-    x, y = source(points[..., 0], w), source(points[..., 1], h)
-    fx0, fy0 = np.floor(x), np.floor(y)
-    x0, y0 = fx0.astype(np.int64), fy0.astype(np.int64)
-    fx, fy = x - fx0, y - fy0
-    wx, wy = (1 - fx, fx), (1 - fy, fy)  # (left, right), (top, bottom)
-    ch = np.broadcast_to(np.arange(k), x.shape)
-    out = np.zeros(x.shape, np.float32)
-    for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
-        xi, yi = np.minimum(x0 + dx, w - 1), np.minimum(y0 + dy, h - 1)
-        out += m[ch, yi, xi] * (wy[dy] * wx[dx])  # a clamped neighbour has weight 0
-    return out
+    grid = np.stack((source(points[..., 0], w), source(points[..., 1], h)), axis=-1)
+    return bilinear_sample(np.asarray(maps, np.float32), grid)
 
 
 def nearby_joints_nms(

@@ -129,8 +129,9 @@ def _recipe(aug_scales: list[float]) -> SimpleNamespace:
 @pytest.mark.parametrize("method", ["ae", "dekr", "cid"])
 def test_exported_file_predicts_the_checkpoints_instances(method: str, tmp_path: Path) -> None:
     """``posecli predict --model m.onnx`` (torch-free: flip test, AE's multi-scale test and
-    restore to the input size, DEKR's rescoring and NMS rebuilt from the file's metadata; CID's flip test inside the graph, its
-    threshold and decode after it) gives the checkpoint's instances on a real COCO image."""
+    restore to the input size, DEKR's rescoring and NMS rebuilt from the file's metadata;
+    CID's flip test inside the graph, its threshold and decode after it) gives the
+    checkpoint's instances on a real COCO image."""
     import cv2
 
     from posecli.codecs.associative_embedding import AssociativeEmbedding
